@@ -1,0 +1,129 @@
+"""Value objects for desired and live state. Pure: no I/O, no httpx, no click."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and UUID_RE.match(value) is not None
+
+
+def normalize_uuid(value: str) -> str:
+    """UUIDs compare case-insensitively; lower-case is the one canonical form."""
+    return value.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a config file; line and column are 1-based."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding of validation. Rendered as `FILE:LINE:COLUMN: message`."""
+
+    message: str
+    location: Location | None = None
+    severity: str = "error"  # "error" or "warning"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def __str__(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        kind = "warning: " if self.severity == "warning" else ""
+        return f"{prefix}{kind}{self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyPolicy:
+    """The removal guard: refuse when a segment of at least `min_members_for_guard`
+    live members would lose more than `max_removal_percent` of them."""
+
+    max_removal_percent: float = 30.0
+    min_members_for_guard: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PartialSafety:
+    """A per-segment override of the file-level policy; None means inherit."""
+
+    max_removal_percent: float | None = None
+    min_members_for_guard: int | None = None
+
+    def over(self, base: SafetyPolicy) -> SafetyPolicy:
+        return SafetyPolicy(
+            max_removal_percent=(
+                base.max_removal_percent
+                if self.max_removal_percent is None
+                else self.max_removal_percent
+            ),
+            min_members_for_guard=(
+                base.min_members_for_guard
+                if self.min_members_for_guard is None
+                else self.min_members_for_guard
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredSegment:
+    """One declared segment. `id` (normalised) wins over `name` as identity when given."""
+
+    name: str | None
+    id: str | None
+    profiles: frozenset[str]
+    prune: bool = True
+    description: str | None = None
+    safety: PartialSafety = field(default_factory=PartialSafety)
+    location: Location | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name if self.name is not None else str(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredState:
+    segments: tuple[DesiredSegment, ...]
+    store_hash: str | None = None
+    safety: SafetyPolicy = field(default_factory=SafetyPolicy)
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSegment:
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveState:
+    """What the store holds: every segment (for name lookup) and the members of the
+    segments that were read, plus profile -> customer id where the API said so."""
+
+    segments: tuple[LiveSegment, ...]
+    members: Mapping[str, frozenset[str]]
+    customer_ids: Mapping[str, int] = field(default_factory=dict)
+
+    def by_id(self) -> dict[str, LiveSegment]:
+        return {s.id: s for s in self.segments}
+
+    def by_name(self) -> dict[str, LiveSegment]:
+        return {s.name: s for s in self.segments}
