@@ -91,3 +91,25 @@ class ConflictError(ApiError):
 
 class UnprocessableError(ApiError):
     """400/422: the API refused some items; `item_errors` says which and why."""
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan is unreadable, corrupt, for another store or from an incompatible version."""
+
+
+class StalePlanError(ReconcilerError):
+    """The store changed since the saved plan was made; nothing was written."""
+
+
+class GuardError(ReconcilerError):
+    """The removal guard refused the plan before any write."""
+
+
+class ApplyFailedError(ReconcilerError):
+    """Apply finished with failures; the report has the details."""
+
+
+class ApplyInterruptedError(ReconcilerError):
+    """Apply was interrupted by a signal after finishing in-flight requests."""
+
+    exit_code = 130

@@ -1,0 +1,302 @@
+"""The command line: parse options, call one core function, print, return an exit code.
+
+`main` is the one place where exceptions become user messages and exit codes:
+0 success; 1 error (usage errors included); 2 only from `plan --detailed-exitcode`
+when there are changes; 130 interrupted."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.client import ClientSettings
+from reconciler.config import LoadResult, load_config, validate_config
+from reconciler.errors import ApplyInterruptedError, ConfigError, GuardError, ReconcilerError
+from reconciler.model import Problem
+from reconciler.plan import Plan
+from reconciler.render.apply_report import apply_report_document, render_apply_summary
+from reconciler.render.json import render_json
+from reconciler.render.text import render_text
+from reconciler.settings import TOKEN_ENV, client_settings, resolve_store_hash
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_CONFIG = "segments.yaml"
+
+
+class RedactingFormatter(logging.Formatter):
+    """Defence in depth: whatever a library logs (tracebacks included), the token is
+    replaced in the final text before it reaches the terminal."""
+
+    def __init__(self, fmt: str, secret: str) -> None:
+        super().__init__(fmt)
+        self.secret = secret
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.replace(self.secret, "[REDACTED]") if self.secret else text
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter("%(levelname)s %(name)s: %(message)s", os.environ.get(TOKEN_ENV, "").strip())
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if verbose < 3:  # httpx/httpcore internals only at -vvv
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+def _use_color(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+def _load(path: str) -> LoadResult:
+    result = load_config(path)
+    _print_problems(result.warnings)
+    return result
+
+
+def _settings(store_hash: str | None, from_config: str | None) -> ClientSettings:
+    return client_settings(resolve_store_hash(store_hash, from_config))
+
+
+config_option = click.option(
+    "-f", "--file", "config_file", default=DEFAULT_CONFIG, show_default=True,
+    help="The segments config file.",
+)
+store_option = click.option(
+    "--store-hash", default=None,
+    help="Store hash; overrides BIGCOMMERCE_STORE_HASH and the config's store_hash.",
+)
+color_option = click.option("--no-color", is_flag=True, help="Plain output without colour.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: each request.")
+def cli(verbose: int) -> None:
+    """BigCommerce customer-segment membership managed as code."""
+    _setup_logging(verbose)
+
+
+@cli.command()
+@config_option
+def validate(config_file: str) -> int:
+    """Check the config offline: syntax, schema, duplicates. Exit 0 valid, 1 invalid."""
+    result = validate_config(config_file)
+    _print_problems(result.problems)
+    if result.errors or result.state is None:
+        click.echo(f"{config_file}: {len(result.errors)} error(s)", err=True)
+        return EXIT_ERROR
+    members = sum(len(s.profiles) for s in result.state.segments)
+    click.echo(f"{config_file}: valid ({len(result.state.segments)} segments, {members} members)")
+    return EXIT_OK
+
+
+def _emit_plan(plan: Plan, fmt: str, no_color: bool) -> None:
+    if fmt == "json":
+        click.echo(render_json(plan), nl=False)
+    else:
+        click.echo(render_text(plan, color=_use_color(no_color)), nl=False)
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="Plan output format.",
+)
+
+
+@cli.command()
+@config_option
+@store_option
+@format_option
+@color_option
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Also save the plan as JSON, for `show` and `apply FILE`.")
+def plan(config_file: str, store_hash: str | None, fmt: str, no_color: bool,
+         detailed_exitcode: bool, out_file: str | None) -> int:
+    """Show what apply would change. Never writes to the store."""
+    from reconciler.runner import make_plan, run_with_client
+
+    desired = _load(config_file).state
+    assert desired is not None
+    settings = _settings(store_hash, desired.store_hash)
+    result = run_with_client(settings, lambda client: make_plan(client, desired))
+    if out_file:
+        _write_atomic(Path(out_file), render_json(result))
+    _emit_plan(result, fmt, no_color)
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
+
+
+@cli.command()
+@click.argument("plan_file", type=click.Path(dir_okay=False))
+@format_option
+@color_option
+def show(plan_file: str, fmt: str, no_color: bool) -> int:
+    """Render a saved plan exactly as `plan` did."""
+    from reconciler.planfile import load
+
+    _emit_plan(load(plan_file), fmt, no_color)
+    return EXIT_OK
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _confirm(store: str) -> bool:
+    if not sys.stdin.isatty():
+        raise ReconcilerError(
+            "apply needs a confirmation: run it in a terminal, or pass --auto-approve "
+            "(as CI does after the plan was reviewed)"
+        )
+    click.echo(
+        f'\nDo you want to perform these actions in store "{store}"?\n'
+        "  Only 'yes' will be accepted to approve.\n"
+    )
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    return bool(answer.strip() == "yes")
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False))
+@config_option
+@store_option
+@color_option
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--allow-removals", type=int, default=None, metavar="N",
+              help="Lift the removal guard; N must equal the plan's total removal count.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False),
+              help="Write a JSON record of every change attempted and its result.")
+def apply(plan_file: str | None, config_file: str, store_hash: str | None, no_color: bool,
+          auto_approve: bool, allow_removals: int | None, report_file: str | None) -> int:
+    """Make the store match the config (or apply a saved plan exactly)."""
+    from reconciler.client import BigCommerceClient
+    from reconciler.progress import ProgressReporter
+    from reconciler.runner import check_fresh, check_store, execute, make_plan, run_interruptible
+
+    saved: Plan | None = None
+    if plan_file:
+        from reconciler.planfile import load
+
+        saved = load(plan_file)
+        settings = _settings(store_hash, saved.store_hash)
+        check_store(saved, settings)
+    else:
+        desired = _load(config_file).state
+        assert desired is not None
+        settings = _settings(store_hash, desired.store_hash)
+    reporter = ProgressReporter()
+    outcome: dict[str, Any] = {}
+
+    def notify_stop() -> None:
+        click.echo("\nInterrupt received: finishing the requests in flight, sending no more. "
+                   "Press Ctrl-C again to stop at once.", err=True)
+
+    async def body(stop: Any) -> int:
+        async with BigCommerceClient(settings) as client:
+            if saved is not None:
+                current = saved
+                await check_fresh(client, current)
+            else:
+                current = await make_plan(client, desired)
+                _emit_plan(current, "text", no_color)
+            outcome["plan"] = current
+            if not current.has_changes:
+                return EXIT_OK
+            if not current.guard_allows(allow_removals):
+                raise GuardError(_guard_message(current, allow_removals))
+            if saved is None and not auto_approve and not _confirm(settings.store_hash):
+                click.echo("Apply cancelled; nothing was changed.")
+                return EXIT_ERROR
+            result = await execute(client, current, stop, reporter)
+            reporter.close()
+            outcome["result"] = result
+            return EXIT_OK
+
+    try:
+        code = run_interruptible(body, notify_stop)
+    finally:
+        reporter.close()
+        if report_file and "result" in outcome:
+            doc = apply_report_document(outcome["plan"], outcome["result"])
+            _write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
+    if "result" not in outcome:
+        return code
+    result = outcome["result"]
+    click.echo(render_apply_summary(result), nl=False)
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_ERROR
+
+
+def _guard_message(plan: Plan, allow_removals: int | None) -> str:
+    reasons = "; ".join(str(v) for v in plan.guard_violations())
+    if allow_removals is not None:
+        return (
+            f"{reasons}. --allow-removals {allow_removals} does not match the plan's "
+            f"{plan.remove_count} removals; nothing was changed"
+        )
+    return (
+        f"{reasons}. Nothing was changed; if these removals are intended, run apply with "
+        f"--allow-removals {plan.remove_count}"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every outcome to an exit code; never lets a traceback out."""
+    try:
+        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
+    except click.exceptions.Abort:
+        click.echo("\nAborted.", err=True)
+        return EXIT_INTERRUPTED
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR  # usage errors too: exit 2 belongs to --detailed-exitcode
+    except ConfigError as exc:
+        _print_problems(exc.problems)
+        errors = [p for p in exc.problems if p.is_error]
+        click.echo(f"Error: the configuration is invalid ({len(errors)} error(s)).", err=True)
+        return EXIT_ERROR
+    except ApplyInterruptedError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        return EXIT_INTERRUPTED
+    except ReconcilerError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the last line of defence: a sentence, not a traceback
+        logging.getLogger("reconciler").debug("internal error", exc_info=True)
+        click.echo(
+            f"Error: internal error ({type(exc).__name__}); please report it. "
+            "Run with -vv for details.",
+            err=True,
+        )
+        return EXIT_ERROR

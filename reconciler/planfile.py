@@ -1,0 +1,127 @@
+"""The plan as a JSON document: `plan --format json`, `plan --out FILE`, `show`, `apply FILE`.
+
+One shape for all of them, described by schemas/plan.schema.json. The document holds no
+secret: the token is never part of a Plan."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from reconciler.errors import PlanFileError
+from reconciler.model import SafetyPolicy
+from reconciler.plan import Plan, SegmentPlan
+
+FORMAT_VERSION = 1
+
+
+def _validator() -> Draft202012Validator:
+    text = resources.files("reconciler").joinpath("schemas/plan.schema.json").read_text()
+    return Draft202012Validator(json.loads(text))
+
+
+def to_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "tool_version": plan.tool_version,
+        "created_at": plan.created_at,
+        "store_hash": plan.store_hash,
+        "config_digest": plan.config_digest,
+        "summary": {"add": plan.add_count, "remove": plan.remove_count},
+        "guard": {
+            "would_refuse": bool(plan.guard_violations()),
+            "violations": [
+                {
+                    "segment": v.segment,
+                    "remove": v.remove,
+                    "live": v.live,
+                    "percent": round(v.percent, 2),
+                    "limit": v.limit,
+                    "message": str(v),
+                }
+                for v in plan.guard_violations()
+            ],
+        },
+        "warnings": list(plan.warnings),
+        "customer_ids": dict(sorted(plan.customer_ids.items())),
+        "segments": [
+            {
+                "id": s.segment_id,
+                "name": s.name,
+                "prune": s.prune,
+                "policy": {
+                    "max_removal_percent": s.policy.max_removal_percent,
+                    "min_members_for_guard": s.policy.min_members_for_guard,
+                },
+                "live_count": s.live_count,
+                "live_digest": s.live_digest,
+                "add": list(s.add),
+                "remove": list(s.remove),
+                "live_members": list(s.live_members),
+            }
+            for s in plan.segments
+        ],
+    }
+
+
+def dumps(plan: Plan) -> str:
+    return json.dumps(to_document(plan), indent=2) + "\n"
+
+
+def from_document(doc: Any, source: str = "plan") -> Plan:
+    if isinstance(doc, dict) and doc.get("format_version") not in (None, FORMAT_VERSION):
+        raise PlanFileError(
+            f"{source} has plan format version {doc.get('format_version')!r}; this reconciler "
+            f"reads version {FORMAT_VERSION}: make the plan again with this version"
+        )
+    error = next(iter(sorted(_validator().iter_errors(doc), key=lambda e: e.path)), None)
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "top level"
+        raise PlanFileError(f"{source} is not a valid plan file ({where}: {error.message})")
+    segments = tuple(
+        SegmentPlan(
+            segment_id=s["id"],
+            name=s["name"],
+            add=tuple(s["add"]),
+            remove=tuple(s["remove"]),
+            live_count=s["live_count"],
+            live_digest=s["live_digest"],
+            prune=s["prune"],
+            policy=SafetyPolicy(**s["policy"]),
+            live_members=tuple(s["live_members"]),
+        )
+        for s in doc["segments"]
+    )
+    plan = Plan(
+        segments=segments,
+        store_hash=doc["store_hash"],
+        config_digest=doc["config_digest"],
+        customer_ids={k: int(v) for k, v in doc["customer_ids"].items()},
+        warnings=tuple(doc["warnings"]),
+        created_at=doc["created_at"],
+        tool_version=doc["tool_version"],
+    )
+    if doc["summary"] != {"add": plan.add_count, "remove": plan.remove_count}:
+        raise PlanFileError(f"{source} is corrupt: its summary does not match its changes")
+    return plan
+
+
+def load(path: str | Path) -> Plan:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise PlanFileError(f"plan file {p} does not exist") from None
+    except OSError as exc:
+        raise PlanFileError(f"cannot read plan file {p}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PlanFileError(
+            f"{p} is not a plan file (not valid JSON; is it truncated?)"
+        ) from None
+    return from_document(doc, source=str(p))

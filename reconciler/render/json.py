@@ -1,0 +1,10 @@
+"""The plan as JSON, described by schemas/plan.schema.json."""
+
+from __future__ import annotations
+
+from reconciler.planfile import dumps
+from reconciler.plan import Plan
+
+
+def render_json(plan: Plan) -> str:
+    return dumps(plan)

@@ -1,0 +1,119 @@
+"""The core of each command that talks to the store, behind the thin CLI: build the
+plan, check a saved plan is still fresh, run apply with signal handling."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from reconciler import __version__
+from reconciler.apply import Applier, ApplyResult, Progress
+from reconciler.client import BigCommerceClient, ClientSettings
+from reconciler.config import config_digest
+from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
+from reconciler.live import read_live, read_members
+from reconciler.model import DesiredState
+from reconciler.plan import Plan, compute_plan, membership_digest
+
+T = TypeVar("T")
+
+
+async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
+    live = await read_live(client, desired)
+    return compute_plan(
+        desired,
+        live,
+        store_hash=client.settings.store_hash,
+        config_digest=config_digest(desired),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        tool_version=__version__,
+    )
+
+
+def check_store(plan: Plan, settings: ClientSettings) -> None:
+    if plan.store_hash != settings.store_hash:
+        raise PlanFileError(
+            f'the plan was made for store "{plan.store_hash}", not "{settings.store_hash}"; '
+            "refusing to apply it here"
+        )
+
+
+async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
+    """Refuse a saved plan if any segment it changes moved since the plan was made."""
+    changed = plan.changed
+    members, _ = await read_members(client, (s.segment_id for s in changed))
+    stale = []
+    for seg in changed:
+        now = members[seg.segment_id]
+        if membership_digest(now) == seg.live_digest:
+            continue
+        then = frozenset(seg.live_members)
+        added, removed = len(now - then), len(then - now)
+        stale.append(
+            f'segment "{seg.name}": {added} member{"" if added == 1 else "s"} added, '
+            f"{removed} removed since the plan was made"
+        )
+    if stale:
+        raise StalePlanError(
+            "the store changed since the plan was made, nothing was applied; "
+            + "; ".join(stale)
+            + ". Make a new plan"
+        )
+
+
+async def execute(
+    client: BigCommerceClient,
+    plan: Plan,
+    stop: asyncio.Event,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> ApplyResult:
+    return await Applier(client, plan, stop=stop, on_progress=on_progress).run()
+
+
+def run_with_client(
+    settings: ClientSettings, body: Callable[[BigCommerceClient], Awaitable[T]]
+) -> T:
+    async def main() -> T:
+        async with BigCommerceClient(settings) as client:
+            return await body(client)
+
+    return asyncio.run(main())
+
+
+def run_interruptible(
+    body: Callable[[asyncio.Event], Awaitable[T]], on_first_signal: Callable[[], None]
+) -> T:
+    """First SIGINT/SIGTERM sets `stop` (finish in-flight requests, dispatch nothing new);
+    a second one cancels at once. Either way the next apply converges."""
+
+    async def main() -> T:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def handle() -> None:
+            if stop.is_set():
+                task.cancel()
+            else:
+                stop.set()
+                on_first_signal()
+
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for sig in signals:
+            loop.add_signal_handler(sig, handle)
+        try:
+            return await body(stop)
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise ApplyInterruptedError(
+            "apply was stopped at once by a second interrupt; run apply again to converge"
+        ) from None
