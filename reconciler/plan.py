@@ -67,7 +67,8 @@ class SegmentPlan:
 
     @property
     def target(self) -> frozenset[str]:
-        """The membership after apply, as this plan intends it."""
+        """The membership after apply, as this plan intends it (changed segments only:
+        unchanged ones don't keep their live members)."""
         return (frozenset(self.live_members) - frozenset(self.remove)) | frozenset(self.add)
 
     def guard_violation(self) -> GuardViolation | None:

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import click
 
-from reconciler.apply import Progress
+from reconciler.outcome import Progress
 
 LOG_INTERVAL_S = 5.0
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from reconciler import __version__
-from reconciler.apply import Applier, ApplyResult, Progress
+from reconciler.apply import Applier
+from reconciler.outcome import ApplyResult, Progress
 from reconciler.client import BigCommerceClient, ClientSettings
 from reconciler.config import config_digest
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from reconciler import __version__
-from reconciler.apply import ApplyResult, ChangeResult
+from reconciler.outcome import ApplyResult, ChangeResult
 from reconciler.plan import Plan
 
 # Failures listed one per line up to this many; the JSON report always has all.

@@ -22,7 +22,7 @@ def _plural(n: int, word: str) -> str:
 
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
-        return "No changes. The store matches the configuration."
+        return "No changes."
     return f"Plan: {plan.add_count} to add, {plan.remove_count} to remove."
 
 

@@ -1,0 +1,359 @@
+"""Line-aware, hostile-input-proof YAML reading.
+
+Turns a file into a plain tree of dicts, lists and scalars that remembers where every key
+and value came from, plus the problems found on the way. The tree is built straight from
+the parser's event stream (iteratively, so no input can cause a RecursionError), and only
+the YAML core scalars are ever constructed: no tag can run code. Pure: no httpx, no click.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import ScalarNode
+from yaml.resolver import Resolver
+
+from reconciler.model import UUID_RE, Location, Problem
+
+# The format needs 4 levels; 64 leaves room for any sane file and stops `[[[[...` long
+# before anything (ours or a library's) could recurse too deeply.
+MAX_DEPTH = 64
+
+# libyaml is ~10x faster than the pure-Python parser; both give the same marks.
+# Tests swap this to compare the two.
+LOADER: type[Any] = (
+    yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+)
+
+Pos = tuple[int, int]  # (line, column), both 1-based
+
+_CORE = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null"))
+_SEQ_TAGS = frozenset({_CORE + "seq"})
+_MAP_TAGS = frozenset({_CORE + "map"})
+_STR_TAG = _CORE + "str"
+_UUID_MATCH = UUID_RE.fullmatch
+_RESOLVER = Resolver()
+_CONSTRUCTOR = SafeConstructor()
+# Characters YAML forbids in a stream (the reader rejects them); used to say where.
+_BAD_CHAR = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+_UNSET: Any = object()  # "no root document seen yet"
+_EXPECT_KEY: Any = object()  # a mapping waiting for its next key
+_DROP: Any = object()  # the next value belongs to a rejected key: build it, then drop it
+
+
+class YMap(dict[str, Any]):
+    """A mapping that remembers where it starts and where each key and value is.
+    Keys are always the key's source text (so `yes:` is the key "yes", not True)."""
+
+    __slots__ = ("key_pos", "pos", "value_pos")
+
+    def __init__(self, pos: Pos) -> None:
+        super().__init__()
+        self.pos = pos
+        self.key_pos: dict[str, Pos] = {}
+        self.value_pos: dict[str, Pos] = {}
+
+
+class YList(list[Any]):
+    """A sequence that remembers where it starts and where each item is.
+    Item positions are packed into one machine array: a million-item list costs 8 MB
+    of positions instead of a million tuples."""
+
+    __slots__ = ("packed", "pos")
+
+    def __init__(self, pos: Pos) -> None:
+        super().__init__()
+        self.pos = pos
+        self.packed = array("Q")
+
+    def item_pos(self, index: int) -> Pos:
+        value = self.packed[index]
+        return value >> 32, value & 0xFFFFFFFF
+
+
+@dataclass
+class Source:
+    """What reading produced. `root` is _UNSET-free: None when nothing usable was read.
+    `complete` is False when the tree may be partial or stand-in values were used (syntax
+    error, refused alias or tag): schema checks on it would only add noise."""
+
+    file: str
+    root: Any = None
+    problems: list[Problem] = field(default_factory=list)
+    complete: bool = True
+
+    def at(self, pos: Pos) -> Location:
+        return Location(self.file, pos[0], pos[1])
+
+    def error(self, message: str, pos: Pos | None) -> None:
+        loc = self.at(pos) if pos is not None else None
+        self.problems.append(Problem(message, loc))
+
+
+def read_yaml(path: str | os.PathLike[str], file: str, *, max_bytes: int) -> Source:
+    """Read and parse one config file. Never raises for bad input."""
+    src = Source(file)
+    text = _read_text(path, src, max_bytes)
+    if text is None:
+        src.complete = False
+        return src
+    _build(text, src)
+    return src
+
+
+def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str | None:
+    file = src.file
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            src.error(f"{file}: is a directory, not a config file", None)
+            return None
+        # Check the size before reading, so a huge file never reaches memory.
+        if st.st_size > max_bytes:
+            src.error(
+                f"{file}: the file is {st.st_size} bytes, over the limit of {max_bytes}", None
+            )
+            return None
+        with open(path, "rb") as fh:
+            # Bounded even for files whose size stat can't tell (pipes, /dev/zero).
+            data = fh.read(max_bytes + 1)
+    except FileNotFoundError:
+        src.error(f"{file}: no such file", None)
+        return None
+    except PermissionError:
+        src.error(f"{file}: permission denied; cannot read the file", None)
+        return None
+    except OSError as exc:
+        src.error(f"{file}: cannot read the file ({exc.strerror or type(exc).__name__})", None)
+        return None
+    if len(data) > max_bytes:
+        src.error(f"{file}: the file is over the limit of {max_bytes} bytes", None)
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        src.error("the file is UTF-16 encoded; save it as UTF-8", (1, 1))
+        return None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 BOM, as some Windows editors write
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+        src.error(
+            f"the file is not valid UTF-8: byte 0x{data[exc.start]:02x} at line {line} "
+            "cannot be decoded; save the file as UTF-8",
+            (line, column),
+        )
+        return None
+
+
+def _pos(mark: Any) -> Pos:
+    return mark.line + 1, mark.column + 1
+
+
+def _show_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+
+
+def _scalar(event: ScalarEvent) -> Any:
+    """Construct one scalar exactly as SafeLoader would, without building a node tree."""
+    tag = event.tag
+    value = event.value
+    if tag is None or tag == "!":
+        if not event.implicit[0]:  # quoted: always a string
+            return value
+        if _UUID_MATCH(value):  # the hot path: a profile id is always a string
+            return value
+        tag = _RESOLVER.resolve(ScalarNode, value, event.implicit)
+    if tag == _STR_TAG:
+        return value
+    constructor = SafeConstructor.yaml_constructors.get(tag)
+    if constructor is None:  # e.g. the `<<` merge key resolves to a tag with no value
+        return value
+    return constructor(_CONSTRUCTOR, ScalarNode(tag, value, event.start_mark, event.end_mark))
+
+
+def _build(text: str, src: Source) -> None:
+    stack: list[Any] = []  # open YMap / YList containers, innermost last
+    keys: list[Any] = []  # per open container: _EXPECT_KEY, a key, or _DROP (lists: None)
+    root: Any = _UNSET
+    documents = 0
+    alias_reported = False
+
+    def refuse_alias(pos: Pos, what: str) -> None:
+        # Anchors and aliases are refused outright rather than expansion being capped: the
+        # format has no use for them, and refusing makes "billion laughs" impossible
+        # instead of merely bounded.
+        nonlocal alias_reported
+        src.complete = False
+        if not alias_reported:
+            alias_reported = True
+            src.error(
+                f"YAML {what} are not supported in this file; write each value out in full",
+                pos,
+            )
+
+    def check_tag(tag: str | None, allowed: frozenset[str], pos: Pos) -> None:
+        if tag is not None and tag != "!" and tag not in allowed:
+            src.complete = False
+            src.error(f"unsupported tag '{_show_tag(tag)}'; only plain YAML values are allowed", pos)
+
+    def attach(value: Any, pos: Pos) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        top = stack[-1]
+        if top.__class__ is YList:
+            top.append(value)
+            top.packed.append((pos[0] << 32) | min(pos[1], 0xFFFFFFFF))
+            return
+        key = keys[-1]
+        if key is _EXPECT_KEY:  # a list or mapping used as a key
+            src.complete = False
+            src.error("mapping keys must be plain text, not a list or mapping", pos)
+            keys[-1] = _DROP
+        elif key is _DROP:
+            keys[-1] = _EXPECT_KEY
+        else:
+            top[key] = value
+            top.value_pos[key] = pos
+            keys[-1] = _EXPECT_KEY
+
+    try:
+        for event in yaml.parse(text, Loader=LOADER):
+            kind = event.__class__
+            if kind is ScalarEvent:
+                top = stack[-1] if stack else None
+                if top.__class__ is YList and event.tag is None and event.anchor is None:
+                    # The hot path: items of a (possibly million-long) list.
+                    value = event.value
+                    if not (event.implicit[0] and not _UUID_MATCH(value)):
+                        mark = event.start_mark
+                        top.append(value)  # type: ignore[union-attr]
+                        top.packed.append(((mark.line + 1) << 32) | (mark.column + 1))  # type: ignore[union-attr]
+                        continue
+                pos = _pos(event.start_mark)
+                if event.anchor is not None:
+                    refuse_alias(pos, "anchors (&name) and aliases (*name)")
+                check_tag(event.tag, _SCALAR_TAGS, pos)
+                if top.__class__ is YMap and keys[-1] is _EXPECT_KEY:
+                    key = event.value
+                    if key in top:  # type: ignore[operator]
+                        first = top.key_pos[key][0]  # type: ignore[union-attr]
+                        src.error(
+                            f"duplicate key '{key}' (first at line {first}); each key may "
+                            "appear only once in a mapping",
+                            pos,
+                        )
+                        keys[-1] = _DROP
+                    else:
+                        top.key_pos[key] = pos  # type: ignore[union-attr]
+                        keys[-1] = key
+                    continue
+                try:
+                    value = _scalar(event)
+                except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                    # Never echo the value: it might be a secret under a misnamed key.
+                    src.complete = False
+                    src.error(
+                        f"the value cannot be read as {_show_tag(event.tag or _STR_TAG)}", pos
+                    )
+                    value = None
+                attach(value, pos)
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                pos = _pos(event.start_mark)
+                if len(stack) >= MAX_DEPTH:
+                    src.complete = False
+                    src.error(f"the file is nested more than {MAX_DEPTH} levels deep", pos)
+                    break
+                if event.anchor is not None:
+                    refuse_alias(pos, "anchors (&name) and aliases (*name)")
+                is_map = kind is MappingStartEvent
+                check_tag(event.tag, _MAP_TAGS if is_map else _SEQ_TAGS, pos)
+                container: YMap | YList = YMap(pos) if is_map else YList(pos)
+                attach(container, pos)
+                stack.append(container)
+                keys.append(_EXPECT_KEY if is_map else None)
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+                keys.pop()
+            elif kind is AliasEvent:
+                pos = _pos(event.start_mark)
+                refuse_alias(pos, "anchors (&name) and aliases (*name)")
+                attach(None, pos)
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    src.complete = False
+                    src.error(
+                        "the file holds more than one YAML document (a second '---' starts "
+                        "one here); put everything in one document",
+                        _pos(event.start_mark),
+                    )
+                    break
+    except yaml.MarkedYAMLError as exc:
+        src.complete = False
+        mark = exc.problem_mark or exc.context_mark
+        pos = _pos(mark) if mark is not None else (1, 1)
+        src.error(_syntax_message(exc, text, pos), pos)
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML forbids
+        src.complete = False
+        _reader_problem(exc, text, src)
+
+    if root is _UNSET or root is None:
+        if src.complete and not src.problems:
+            src.error("the file is empty; it needs at least 'version: 1' and 'segments'", (1, 1))
+        src.root = None if root is _UNSET else root
+        src.complete = False
+        return
+    src.root = root
+
+
+def _syntax_message(exc: yaml.MarkedYAMLError, text: str, pos: Pos) -> str:
+    lines = text.splitlines()
+    line = lines[pos[0] - 1] if 0 < pos[0] <= len(lines) else ""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    at = line[pos[1] - 1 : pos[1]]
+    if "\t" in indent or at == "\t":
+        return "tab character used for indentation; YAML indentation must use spaces"
+    problem = exc.problem or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    if exc.context and exc.context_mark is not None:
+        message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    return message
+
+
+def _reader_problem(exc: yaml.YAMLError, text: str, src: Source) -> None:
+    found = _BAD_CHAR.search(text)
+    if found is None:
+        src.error(f"the file cannot be read as YAML ({type(exc).__name__})", (1, 1))
+        return
+    index = found.start()
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    src.error(
+        f"the file contains the control character U+{ord(found.group()):04X}, "
+        "which YAML does not allow",
+        (line, column),
+    )

@@ -1,0 +1,63 @@
+"""Rendered plans against golden files (set UPDATE_GOLDEN=1 to rewrite them)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState
+from reconciler.plan import compute_plan
+from reconciler.render.text import render_text
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+SEG_A = "11111111-1111-4111-8111-111111111111"
+SEG_B = "22222222-2222-4222-8222-222222222222"
+SEG_C = "33333333-3333-4333-8333-333333333333"
+P = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 200)]
+
+
+def check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+def mixed_plan():  # noqa: ANN201
+    d = DesiredState(
+        segments=(
+            DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:40])),
+            DesiredSegment(name="Wholesale", id=None, profiles=frozenset(P[100:103])),
+            DesiredSegment(name="Beta", id=None, profiles=frozenset(P[150:151])),
+        )
+    )
+    lv = LiveState(
+        segments=(LiveSegment(SEG_A, "VIP"), LiveSegment(SEG_B, "Wholesale"),
+                  LiveSegment(SEG_C, "Beta")),
+        members={SEG_A: frozenset(P[10:42]), SEG_B: frozenset(P[100:120]),
+                 SEG_C: frozenset(P[150:151])},
+        customer_ids={P[40]: 7, P[41]: 8},
+    )
+    return compute_plan(d, lv, store_hash="abc123", config_digest="sha256:" + "0" * 64)
+
+
+def test_mixed_plan_text() -> None:
+    check("plan_mixed.txt", render_text(mixed_plan(), max_lines=5))
+
+
+def test_no_color_has_no_escape_codes_and_color_has_them() -> None:
+    plan = mixed_plan()
+    assert "\033[" not in render_text(plan, color=False)
+    assert "\033[32m+" in render_text(plan, color=True)
+
+
+def test_summary_is_the_last_line() -> None:
+    lines = render_text(mixed_plan()).splitlines()
+    assert lines[-1] == "Plan: 10 to add, 19 to remove."
+
+
+def test_no_changes_text() -> None:
+    d = DesiredState(segments=(DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:2])),))
+    lv = LiveState(segments=(LiveSegment(SEG_A, "VIP"),), members={SEG_A: frozenset(P[:2])})
+    plan = compute_plan(d, lv, store_hash="abc", config_digest="sha256:" + "0" * 64)
+    assert render_text(plan).splitlines()[-1] == "No changes."
