@@ -1,0 +1,731 @@
+"""The BigCommerce Customer Segmentation API over httpx: auth, pagination, batching, pacing,
+retries and error mapping.
+
+Every request goes through `BigCommerceClient._send`: one semaphore caps the requests in flight
+(the API allows 10 concurrent writes), the rate limiter keeps us inside the store's shared quota,
+tenacity retries what is worth retrying, and every error becomes one sentence built from the
+method, the path and the response body, never from the request headers (which hold the token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result
+
+from reconciler.batching import (
+    MAX_ADD_BATCH,
+    MAX_REMOVAL_QUERY_BYTES,
+    REMOVAL_PARAM,
+    build_removal_request,
+    check_removal_request,
+    chunk_adds,
+    chunk_query_values,
+    chunk_removals,
+)
+from reconciler.errors import (
+    ApiError,
+    AuthenticationError,
+    ConflictError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RetriesExhaustedError,
+    SettingsError,
+    UnprocessableError,
+)
+from reconciler.model import is_uuid
+from reconciler.pacing import HEADER_RESET_MS, RateLimiter
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "MAX_ADD_BATCH",
+    "MAX_IN_FLIGHT",
+    "MAX_REMOVAL_QUERY_BYTES",
+    "BigCommerceClient",
+    "ClientSettings",
+    "RateLimiter",
+    "RequestStats",
+    "build_removal_request",
+    "chunk_adds",
+    "chunk_removals",
+]
+
+logger = logging.getLogger("reconciler.client")
+
+DEFAULT_API_URL = "https://api.bigcommerce.com"
+MAX_IN_FLIGHT = 10  # the API's limit on concurrent requests to these endpoints
+MAX_PAGE_SIZE = 250  # platform-wide maximum `limit`
+FALLBACK_PAGE_SIZE = 50  # the documented default, used if 250 is refused
+HEADER_RETRY_AFTER = "X-Retry-After"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Failures where the request may not have been processed; retrying a POST after one of these
+# may meet a 409 for what the lost attempt already did, which the caller handles.
+RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+
+# The scopes, for 403 messages.
+SCOPE_READ = "Customers: read-only scope (store_v2_customers_read_only)"
+SCOPE_MODIFY = "Customers: modify scope (store_v2_customers)"
+
+_STORE_HASH_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no whitespace: a valid header value
+_UUID_IN_TEXT_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    store_hash: str
+    token: str = field(repr=False)  # never in repr, logs or messages
+    api_url: str = DEFAULT_API_URL  # BIGCOMMERCE_API_URL replaces https://api.bigcommerce.com
+    max_in_flight: int = MAX_IN_FLIGHT
+    timeout: float = 30.0
+    page_size: int = MAX_PAGE_SIZE  # falls back to 50 once if the API refuses it
+    max_retries: int = 6  # retries after the first attempt
+    max_retry_wait: float = 120.0  # cap on total time spent waiting between attempts of one request
+    rate_reserve: int = 0  # requests of every quota window left to the store's other apps
+
+    def __post_init__(self) -> None:
+        if not self.store_hash or not _STORE_HASH_RE.match(self.store_hash):
+            raise SettingsError(
+                "the store hash must be non-empty and contain only letters, digits, '-' and '_'"
+            )
+        if not self.token:
+            raise SettingsError("no access token: set BIGCOMMERCE_ACCESS_TOKEN")
+        if not _TOKEN_RE.match(self.token):
+            raise SettingsError(
+                "the access token contains spaces or characters a header can't hold"
+            )
+        try:
+            url = httpx.URL(self.api_url)
+        except httpx.InvalidURL:
+            raise SettingsError("the API URL is not a valid URL") from None
+        if url.scheme not in ("https", "http") or not url.host:
+            raise SettingsError("the API URL must start with https:// and name a host")
+        if url.scheme == "http" and not _is_loopback(url.host):
+            raise SettingsError(
+                f"refusing plain http:// to {url.host}: the access token would cross the network "
+                "unencrypted; use https:// (http:// is allowed only for localhost)"
+            )
+        if url.userinfo or url.query or url.fragment:
+            raise SettingsError("the API URL must not contain credentials, a query or a fragment")
+        if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT:
+            raise SettingsError(f"max_in_flight must be between 1 and {MAX_IN_FLIGHT}")
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise SettingsError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+        if self.timeout <= 0 or self.max_retries < 0 or self.max_retry_wait < 0:
+            raise SettingsError("timeout must be positive; max_retries and max_retry_wait >= 0")
+        if self.rate_reserve < 0:
+            raise SettingsError("rate_reserve cannot be negative")
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.api_url.rstrip('/')}/stores/{self.store_hash}/v3"
+
+
+@dataclass
+class RequestStats:
+    """What the client did; attempts, not logical calls (a retried request counts twice)."""
+
+    requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    rate_limited: int = 0  # 429 responses
+    retries: int = 0
+    network_errors: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    rate_waits: int = 0  # pauses before sending, to stay inside the quota
+    rate_wait_seconds: float = 0.0
+
+
+# ---- error bodies ------------------------------------------------------------------------
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _error_entries(body: Any) -> list[dict[str, Any]]:
+    """Both documented shapes: v3 `{status, title, errors: {key: msg}}` and the list shape
+    `{data, errors: [{status, title, errors: {"<index>": msg}}], meta}`."""
+    if not isinstance(body, dict):
+        return []
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        return [e for e in errors if isinstance(e, dict)]
+    return [body]
+
+
+def _title(body: Any) -> str:
+    for entry in [body, *_error_entries(body)]:
+        if isinstance(entry, dict) and isinstance(entry.get("title"), str) and entry["title"]:
+            return entry["title"].strip()
+    return ""
+
+
+def _item_errors(body: Any, batch: Sequence[str] | None, segment_id: str | None) -> dict[str, str]:
+    """Map each item error to the profile id it is about: an index key is the position in
+    the request batch; otherwise the first UUID in the message (not the segment's)."""
+    result: dict[str, str] = {}
+    for entry in _error_entries(body):
+        details = entry.get("errors")
+        if not isinstance(details, dict):
+            continue
+        for key, message in details.items():
+            text = message if isinstance(message, str) else str(message)
+            result[_item_key(str(key), text, batch, segment_id)] = text
+    return result
+
+
+def _item_key(key: str, text: str, batch: Sequence[str] | None, segment_id: str | None) -> str:
+    if batch is not None and key.isdigit() and int(key) < len(batch):
+        return str(batch[int(key)])
+    if is_uuid(key):
+        return key
+    found = _UUID_IN_TEXT_RE.findall(text)
+    lowered = {str(b).lower() for b in batch} if batch else set()
+    for candidate in found:  # prefer an id that was in the request
+        if candidate.lower() in lowered:
+            return candidate
+    for candidate in found:
+        if segment_id is None or candidate.lower() != segment_id.lower():
+            return candidate
+    return key
+
+
+def _partial_failure(body: Any) -> bool:
+    """A 2xx body saying some items failed: `meta.failed > 0` or non-empty `errors`."""
+    if not isinstance(body, dict):
+        return False
+    meta = body.get("meta")
+    failed = meta.get("failed") if isinstance(meta, dict) else None
+    if isinstance(failed, int | float) and failed > 0:
+        return True
+    return bool(body.get("errors"))
+
+
+# ---- the client --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Call:
+    """What a request is for, so an error can say so."""
+
+    action: str  # e.g. "add members to a segment"
+    scope: str = SCOPE_MODIFY
+    batch: Sequence[str] | None = None  # the ids an index in an error body refers to
+
+
+class BigCommerceClient:
+    """Async client for the endpoints the reconciler uses. Use as `async with`."""
+
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.stats = RequestStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._page_size = settings.page_size
+        self._base_path = httpx.URL(settings.base_url).path.rstrip("/")
+        # One semaphore for every attempt of every request: the whole program never has more
+        # than max_in_flight requests open, whatever mix of calls runs concurrently.
+        self._semaphore = asyncio.Semaphore(settings.max_in_flight)
+        self._limiter = RateLimiter(settings.rate_reserve, clock=clock, sleep=sleep)
+        self._http = httpx.AsyncClient(
+            base_url=settings.base_url,
+            headers={
+                "X-Auth-Token": settings.token,
+                "Accept": "application/json",
+                "User-Agent": "reconciler",
+            },
+            timeout=httpx.Timeout(settings.timeout, connect=10.0),
+            # A redirect is an error: never carry the token to another host.
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"BigCommerceClient(store_hash={self.settings.store_hash!r})"
+
+    async def __aenter__(self) -> BigCommerceClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def page_size(self) -> int:
+        """The page size in use (250 until the API refuses it, then 50)."""
+        return self._page_size
+
+    # ---- public calls --------------------------------------------------------------------
+
+    async def list_segments(self) -> list[dict[str, Any]]:
+        """Every segment of the store (GET /segments, all pages)."""
+        return await self._paginate("/segments", {}, _Call("list segments", SCOPE_READ))
+
+    async def list_segment_members(self, segment_id: str) -> list[dict[str, Any]]:
+        """Every shopper profile in a segment: [{id, customer_id, ...}]. Needs modify scope."""
+        path = f"{_segment_path(segment_id)}/shopper-profiles"
+        return await self._paginate(path, {}, _Call("read a segment's members"))
+
+    async def add_members(self, segment_id: str, profile_ids: Sequence[str]) -> None:
+        """ONE POST of 1..50 profile ids; the caller chunks (see chunk_adds)."""
+        path = f"{_segment_path(segment_id)}/shopper-profiles"
+        if isinstance(profile_ids, str | bytes):
+            raise ValueError("profile_ids must be a sequence of ids, not a single string")
+        ids = list(profile_ids)
+        if not 1 <= len(ids) <= MAX_ADD_BATCH:
+            raise ValueError(f"add_members sends 1 to {MAX_ADD_BATCH} ids at once, not {len(ids)}")
+        bad = next((i for i in ids if not is_uuid(i)), None)
+        if bad is not None:
+            raise ValueError(f"profile id {bad!r:.60} is not a UUID")
+        if len({i.lower() for i in ids}) != len(ids):
+            raise ValueError("profile ids in one batch must be distinct")
+        request = self._http.build_request("POST", path, json=ids)
+        await self._send(request, _Call("add members to a segment", batch=ids))
+
+    async def remove_members(self, segment_id: str, profile_ids: Sequence[str]) -> None:
+        """ONE DELETE of the given ids (see chunk_removals), built by build_removal_request."""
+        request = build_removal_request(self._http, segment_id, profile_ids)
+        batch = request.url.params[REMOVAL_PARAM].split(",")
+        await self._send(request, _Call("remove members from a segment", batch=batch))
+
+    async def create_segments(self, segments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """ONE POST /segments of [{name, description?}]; returns the created segments.
+        A duplicate name gives ConflictError."""
+        body = [dict(s) for s in segments]
+        if not body or any(not isinstance(s.get("name"), str) or not s["name"] for s in body):
+            raise ValueError("create_segments needs at least one segment, each with a name")
+        request = self._http.build_request("POST", "/segments", json=body)
+        names = [s["name"] for s in body]
+        response = await self._send(request, _Call("create segments", batch=names))
+        return _data_list(self._what(request), response, required=False)
+
+    async def update_segments(self, segments: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """ONE PUT /segments of [{id, name?, description?}]; returns the updated segments."""
+        body = [dict(s) for s in segments]
+        if not body or any(not is_uuid(s.get("id")) for s in body):
+            raise ValueError("update_segments needs at least one segment, each with a UUID id")
+        request = self._http.build_request("PUT", "/segments", json=body)
+        ids = [s["id"] for s in body]
+        response = await self._send(request, _Call("update segments", batch=ids))
+        return _data_list(self._what(request), response, required=False)
+
+    async def create_shopper_profiles(self, customer_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """ONE POST /shopper-profiles of [{customer_id}]; returns [{id, customer_id, ...}]."""
+        ids = list(customer_ids)
+        if not ids or any(isinstance(c, bool) or not isinstance(c, int) or c <= 0 for c in ids):
+            raise ValueError("create_shopper_profiles needs registered customer ids (integers > 0)")
+        request = self._http.build_request(
+            "POST", "/shopper-profiles", json=[{"customer_id": c} for c in ids]
+        )
+        call = _Call("create shopper profiles", batch=[str(c) for c in ids])
+        return _data_list(self._what(request), await self._send(request, call), required=False)
+
+    async def list_customers(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        emails: Sequence[str] | None = None,
+        include: Sequence[str] = ("shopper_profile_id", "segment_ids"),
+    ) -> list[dict[str, Any]]:
+        """Customers by id or by email (GET /customers, v3), each with `shopper_profile_id` and
+        `segment_ids` by default. Long filters are split so every query stays short."""
+        if ids is not None and emails is not None:
+            raise ValueError("list_customers filters by ids or by emails, not both")
+        call = _Call("read customers", SCOPE_READ)
+        base: dict[str, str] = {"include": ",".join(include)} if include else {}
+        if ids is None and emails is None:
+            return await self._paginate("/customers", base, call)
+        if ids is not None:
+            key = "id:in"
+            values = [str(int(i)) for i in ids]
+        else:
+            key = "email:in"
+            values = [e.strip().lower() for e in emails or ()]
+            if any("," in e or not e for e in values):
+                raise ValueError("an email in the filter is empty or contains a comma")
+        if not values:
+            return []
+        # Leave room for include/page/limit beside the filter.
+        chunks = chunk_query_values(values, key, MAX_REMOVAL_QUERY_BYTES - 200)
+        pages = await _gather(
+            self._paginate("/customers", {**base, key: ",".join(c)}, call) for c in chunks
+        )
+        return _dedupe([c for page in pages for c in page])
+
+    # ---- pagination ----------------------------------------------------------------------
+
+    async def _paginate(
+        self, path: str, params: Mapping[str, str], call: _Call
+    ) -> list[dict[str, Any]]:
+        size = self._page_size
+        try:
+            first, total_pages = await self._get_page(path, params, 1, size, call)
+        except UnprocessableError as exc:
+            if exc.status not in (400, 422) or size <= FALLBACK_PAGE_SIZE:
+                raise
+            # Where the maximum isn't documented, 250 may be refused: use 50 from now on.
+            logger.info(
+                "the API refused limit=%d on GET %s (%d); using limit=%d from now on",
+                size,
+                path,
+                exc.status,
+                FALLBACK_PAGE_SIZE,
+            )
+            self._page_size = size = FALLBACK_PAGE_SIZE
+            first, total_pages = await self._get_page(path, params, 1, size, call)
+        # total_pages is known after page 1: fetch the rest concurrently (the semaphore caps it).
+        rest = await _gather(
+            self._get_page(path, params, page, size, call) for page in range(2, total_pages + 1)
+        )
+        pages = [first, *(items for items, _ in rest)]
+        return _dedupe([item for items in pages for item in items])
+
+    async def _get_page(
+        self, path: str, params: Mapping[str, str], page: int, size: int, call: _Call
+    ) -> tuple[list[dict[str, Any]], int]:
+        request = self._http.build_request(
+            "GET", path, params={**params, "page": str(page), "limit": str(size)}
+        )
+        response = await self._send(request, call)
+        items = _data_list(self._what(request), response, required=True)
+        body = _json_or_none(response)
+        meta = body.get("meta") if isinstance(body, dict) else None
+        pagination = meta.get("pagination") if isinstance(meta, dict) else None
+        if not isinstance(pagination, dict):
+            return items, 1  # no pagination block: a single page
+        total_pages = pagination.get("total_pages")
+        current = pagination.get("current_page", page)
+        if not isinstance(total_pages, int) or not isinstance(current, int):
+            return items, 1
+        # total_pages may be 0 or 1 for an empty collection; stop at current >= total.
+        return items, total_pages if current < total_pages else current
+
+    # ---- sending -------------------------------------------------------------------------
+
+    async def _send(self, request: httpx.Request, call: _Call) -> httpx.Response:
+        """The one way out: safety check, retries, then error mapping."""
+        if request.method == "DELETE":
+            check_removal_request(request)  # whatever built it, never a DELETE without ids
+        start = self._clock()
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            retry=(
+                retry_if_exception_type(RETRY_EXCEPTIONS)
+                | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)
+            ),
+            wait=self._retry_wait,
+            stop=self._retry_stop,
+            before_sleep=functools.partial(self._log_retry, request),
+            retry_error_callback=functools.partial(self._give_up, request, start),
+        )
+        try:
+            response: httpx.Response = await retrying(self._attempt, request)
+        except httpx.TransportError as exc:  # not worth retrying (e.g. a proxy or protocol error)
+            raise NetworkError(
+                f"could not send {request.method} {self._path(request)}: {type(exc).__name__}"
+            ) from None
+        self._check_response(request, response, call)
+        return response
+
+    async def _attempt(self, request: httpx.Request) -> httpx.Response:
+        async with self._semaphore:  # released while tenacity sleeps between attempts
+            paused = await self._limiter.acquire()
+            if paused:
+                self.stats.rate_waits += 1
+                self.stats.rate_wait_seconds += paused
+            self.stats.requests += 1
+            self.stats.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+            started = time.perf_counter()
+            headers: httpx.Headers | None = None
+            try:
+                response = await self._http.send(request)
+                headers = response.headers
+            except httpx.TransportError as exc:
+                self.stats.network_errors += 1
+                logger.debug(
+                    "%s %s -> %s (%d ms)",
+                    request.method,
+                    self._path(request, query=True),
+                    type(exc).__name__,
+                    (time.perf_counter() - started) * 1000,
+                )
+                raise
+            finally:
+                self.stats.in_flight -= 1
+                self._limiter.release(headers)
+        status = response.status_code
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if status == 429:
+            self.stats.rate_limited += 1
+        logger.debug(
+            "%s %s -> %d (%d ms)",
+            request.method,
+            self._path(request, query=True),
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential with jitter in [b/2, b]: growing, yet concurrent retries spread out.
+        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._rng())
+
+    def _retry_wait(self, state: RetryCallState) -> float:
+        backoff = self._backoff(state.attempt_number)
+        outcome = state.outcome
+        if outcome is None or outcome.failed:
+            return backoff
+        response: httpx.Response = outcome.result()
+        if response.status_code == 429:
+            # With the headers: wait what they say. Without: platform load, back off.
+            hinted = _hinted_wait(response.headers)
+            return hinted if hinted is not None else backoff
+        # A 5xx: back off, longer if the server asks for it (every response carries the
+        # quota's reset time, which says nothing about a 5xx, so only X-Retry-After counts).
+        return max(backoff, _seconds(response.headers.get(HEADER_RETRY_AFTER)) or 0.0)
+
+    def _retry_stop(self, state: RetryCallState) -> bool:
+        return (
+            state.attempt_number > self.settings.max_retries
+            or state.idle_for + state.upcoming_sleep > self.settings.max_retry_wait
+        )
+
+    def _log_retry(self, request: httpx.Request, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        logger.info(
+            "retrying %s %s in %.1f s (attempt %d of at most %d): %s",
+            request.method,
+            self._path(request),
+            state.upcoming_sleep,
+            state.attempt_number + 1,
+            self.settings.max_retries + 1,
+            _outcome_reason(state),
+        )
+
+    def _give_up(self, request: httpx.Request, start: float, state: RetryCallState) -> NoReturn:
+        outcome = state.outcome
+        failed = outcome is not None and outcome.failed
+        attempts = state.attempt_number
+        message = (
+            f"gave up on {request.method} {self._path(request)} after {attempts} "
+            f"attempt{'s' if attempts != 1 else ''} over {self._clock() - start:.0f} s: "
+            f"{_outcome_reason(state, kept=True)}"
+        )
+        if failed:
+            raise NetworkError(message)
+        raise RetriesExhaustedError(message)
+
+    # ---- responses -----------------------------------------------------------------------
+
+    def _what(self, request: httpx.Request) -> str:
+        return f"{request.method} {self._path(request)}"
+
+    def _path(self, request: httpx.Request, *, query: bool = False) -> str:
+        """The path below /stores/{hash}/v3, for messages and logs (never headers)."""
+        path = request.url.path
+        if path.startswith(self._base_path):
+            path = path[len(self._base_path) :] or "/"
+        if query and request.url.query:
+            path += "?" + request.url.query.decode("ascii", "replace")
+        return path
+
+    def _check_response(
+        self, request: httpx.Request, response: httpx.Response, call: _Call
+    ) -> None:
+        status = response.status_code
+        body = _json_or_none(response)
+        what = f"{request.method} {self._path(request)}"
+        segment_id = _segment_in_path(self._path(request))
+        title = _title(body)
+        said = f": {title.rstrip('.')}" if title else ""
+        items = _item_errors(body, call.batch, segment_id)
+        common: dict[str, Any] = {
+            "status": status,
+            "method": request.method,
+            "path": self._path(request),
+        }
+        if 200 <= status < 300:
+            if _partial_failure(body):
+                raise UnprocessableError(
+                    f"{what} partly failed ({status}){said}; {_count(items)} refused",
+                    item_errors=items,
+                    **common,
+                )
+            return
+        if 300 <= status < 400:
+            raise ApiError(
+                f"{what} answered with a redirect ({status}); not following it, so the token is "
+                "not sent elsewhere: check BIGCOMMERCE_API_URL",
+                **common,
+            )
+        if status == 401:
+            raise AuthenticationError(
+                "the API rejected the access token (401); check BIGCOMMERCE_ACCESS_TOKEN", **common
+            )
+        if status == 403:
+            raise PermissionDeniedError(
+                f"the access token lacks the {call.scope} needed to {call.action} (403 on {what}); "
+                "the Customer Segmentation API also needs an Enterprise plan",
+                **common,
+            )
+        if status == 404:
+            if segment_id is not None:
+                thing = f"segment {segment_id} does not exist in store {self.settings.store_hash}"
+            else:
+                thing = f"store {self.settings.store_hash} was not found: check the store hash"
+            raise NotFoundError(f"{thing} (404 on {what})", **common)
+        if status == 409:
+            raise ConflictError(
+                f"{what} was refused with a conflict (409){said}; {_count(items)} in conflict",
+                item_errors=items,
+                **common,
+            )
+        if status in (400, 422):
+            raise UnprocessableError(
+                f"{what} was refused as invalid ({status}){said}; {_count(items)} refused",
+                item_errors=items,
+                **common,
+            )
+        raise ApiError(f"{what} failed ({status}){said}", item_errors=items, **common)
+
+
+def _count(items: Mapping[str, str]) -> str:
+    return f"{len(items)} item{'s' if len(items) != 1 else ''}"
+
+
+def _segment_path(segment_id: str) -> str:
+    # A segment id goes into the path: anything but a UUID could name another resource.
+    if not is_uuid(segment_id):
+        raise ValueError(f"segment id {segment_id!r:.60} is not a UUID")
+    return f"/segments/{segment_id}"
+
+
+def _segment_in_path(path: str) -> str | None:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 2 and parts[0] == "segments" and is_uuid(parts[1]):
+        return parts[1]
+    return None
+
+
+def _seconds(value: str | None, scale: float = 1.0) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value) / scale)
+    except ValueError:
+        return None
+
+
+def _hinted_wait(headers: httpx.Headers) -> float | None:
+    """The longer of X-Rate-Limit-Time-Reset-Ms and X-Retry-After (seconds), if either is set."""
+    waits = [
+        w
+        for w in (
+            _seconds(headers.get(HEADER_RESET_MS), 1000.0),
+            _seconds(headers.get(HEADER_RETRY_AFTER)),
+        )
+        if w is not None
+    ]
+    return max(waits) if waits else None
+
+
+def _outcome_reason(state: RetryCallState, *, kept: bool = False) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "no attempt was made"
+    if outcome.failed:
+        exc = outcome.exception()
+        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+        return f"the connection {'kept failing' if kept else kind} ({type(exc).__name__})"
+    status = outcome.result().status_code
+    extra = " (rate limited)" if status == 429 else ""
+    return f"the API {'kept answering' if kept else 'answered'} {status}{extra}"
+
+
+def _data_list(what: str, response: httpx.Response, *, required: bool) -> list[dict[str, Any]]:
+    body = _json_or_none(response)
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, list) and all(isinstance(d, dict) for d in data):
+        return data
+    if not required and data is None:
+        return []
+    method, _, path = what.partition(" ")
+    raise ApiError(
+        f"{what} answered {response.status_code} without the expected `data` list",
+        status=response.status_code,
+        method=method,
+        path=path,
+    )
+
+
+def _dedupe(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Pages fetched concurrently can overlap if the collection shifts between requests.
+    seen: set[object] = set()
+    result = []
+    for item in items:
+        key = item.get("id")
+        if key is not None:
+            if key in seen:
+                continue
+            seen.add(key)
+        result.append(item)
+    return result
+
+
+async def _gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """asyncio.gather that cancels the siblings when one fails (no orphaned requests)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
