@@ -52,9 +52,7 @@ _UUID_MATCH = UUID_RE.fullmatch
 _RESOLVER = Resolver()
 _CONSTRUCTOR = SafeConstructor()
 # Characters YAML forbids in a stream (the reader rejects them); used to say where.
-_BAD_CHAR = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
+_BAD_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _UNSET: Any = object()  # "no root document seen yet"
 _EXPECT_KEY: Any = object()  # a mapping waiting for its next key
 _DROP: Any = object()  # the next value belongs to a rejected key: build it, then drop it
@@ -78,12 +76,13 @@ class YList(list[Any]):
     Item positions are packed into one machine array: a million-item list costs 8 MB
     of positions instead of a million tuples."""
 
-    __slots__ = ("packed", "pos")
+    __slots__ = ("all_uuids", "packed", "pos")
 
     def __init__(self, pos: Pos) -> None:
         super().__init__()
         self.pos = pos
         self.packed = array("Q")
+        self.all_uuids = True  # every item is a string matching UUID_RE
 
     def item_pos(self, index: int) -> Pos:
         value = self.packed[index]
@@ -98,6 +97,7 @@ class Source:
 
     file: str
     root: Any = None
+    root_pos: Pos = (1, 1)
     problems: list[Problem] = field(default_factory=list)
     complete: bool = True
 
@@ -175,7 +175,7 @@ def _show_tag(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
 
-def _scalar(event: ScalarEvent) -> Any:
+def _scalar(event: Any) -> Any:
     """Construct one scalar exactly as SafeLoader would, without building a node tree."""
     tag = event.tag
     value = event.value
@@ -216,15 +216,19 @@ def _build(text: str, src: Source) -> None:
     def check_tag(tag: str | None, allowed: frozenset[str], pos: Pos) -> None:
         if tag is not None and tag != "!" and tag not in allowed:
             src.complete = False
-            src.error(f"unsupported tag '{_show_tag(tag)}'; only plain YAML values are allowed", pos)
+            src.error(
+                f"unsupported tag '{_show_tag(tag)}'; only plain YAML values are allowed", pos
+            )
 
     def attach(value: Any, pos: Pos) -> None:
         nonlocal root
         if not stack:
             root = value
+            src.root_pos = pos
             return
         top = stack[-1]
         if top.__class__ is YList:
+            top.all_uuids = False  # everything off the hot path is not a plain UUID
             top.append(value)
             top.packed.append((pos[0] << 32) | min(pos[1], 0xFFFFFFFF))
             return
@@ -240,18 +244,28 @@ def _build(text: str, src: Source) -> None:
             top.value_pos[key] = pos
             keys[-1] = _EXPECT_KEY
 
+    event: Any  # the stubs type events as the base class; the loop dispatches on class
+    parser: Any = None
     try:
-        for event in yaml.parse(text, Loader=LOADER):
+        # The pure-Python reader checks every character here, so this is inside the try.
+        parser = LOADER(text)
+        next_event = parser.get_event  # a plain loop beats yaml.parse's generator
+        while (event := next_event()) is not None:
             kind = event.__class__
             if kind is ScalarEvent:
-                top = stack[-1] if stack else None
+                top: Any = stack[-1] if stack else None
                 if top.__class__ is YList and event.tag is None and event.anchor is None:
-                    # The hot path: items of a (possibly million-long) list.
+                    # The hot path: items of a (possibly million-long) list. One regex both
+                    # resolves the type (a UUID is never an int, date, ...) and records
+                    # whether the list is all UUIDs, so nobody needs to check them again.
                     value = event.value
-                    if not (event.implicit[0] and not _UUID_MATCH(value)):
+                    uuid = _UUID_MATCH(value) is not None
+                    if uuid or not event.implicit[0]:  # a UUID, or quoted: a string
+                        if not uuid:
+                            top.all_uuids = False
                         mark = event.start_mark
-                        top.append(value)  # type: ignore[union-attr]
-                        top.packed.append(((mark.line + 1) << 32) | (mark.column + 1))  # type: ignore[union-attr]
+                        top.append(value)
+                        top.packed.append(((mark.line + 1) << 32) | (mark.column + 1))
                         continue
                 pos = _pos(event.start_mark)
                 if event.anchor is not None:
@@ -259,8 +273,8 @@ def _build(text: str, src: Source) -> None:
                 check_tag(event.tag, _SCALAR_TAGS, pos)
                 if top.__class__ is YMap and keys[-1] is _EXPECT_KEY:
                     key = event.value
-                    if key in top:  # type: ignore[operator]
-                        first = top.key_pos[key][0]  # type: ignore[union-attr]
+                    if key in top:
+                        first = top.key_pos[key][0]
                         src.error(
                             f"duplicate key '{key}' (first at line {first}); each key may "
                             "appear only once in a mapping",
@@ -268,7 +282,7 @@ def _build(text: str, src: Source) -> None:
                         )
                         keys[-1] = _DROP
                     else:
-                        top.key_pos[key] = pos  # type: ignore[union-attr]
+                        top.key_pos[key] = pos
                         keys[-1] = key
                     continue
                 try:
@@ -320,6 +334,9 @@ def _build(text: str, src: Source) -> None:
     except yaml.YAMLError as exc:  # ReaderError: a character YAML forbids
         src.complete = False
         _reader_problem(exc, text, src)
+    finally:
+        if parser is not None:
+            parser.dispose()
 
     if root is _UNSET or root is None:
         if src.complete and not src.problems:
@@ -338,6 +355,8 @@ def _syntax_message(exc: yaml.MarkedYAMLError, text: str, pos: Pos) -> str:
     if "\t" in indent or at == "\t":
         return "tab character used for indentation; YAML indentation must use spaces"
     problem = exc.problem or "invalid YAML"
+    if "nesting depth" in problem:  # libyaml's own limit (1000 flow levels) came first
+        return f"the file is nested more than {MAX_DEPTH} levels deep"
     message = f"YAML syntax error: {problem}"
     if exc.context and exc.context_mark is not None:
         message += f" ({exc.context} at line {exc.context_mark.line + 1})"

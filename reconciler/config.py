@@ -1,0 +1,573 @@
+"""Config format v1: YAML (line-aware) -> schema validation -> DesiredState.
+
+Every problem is collected, not just the first, and each points at a file, line and
+column. Bad input never raises from `validate_config`; `load_config` raises ConfigError.
+Pure core: no httpx, no click.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import importlib.resources
+import json
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from reconciler.errors import ConfigError
+from reconciler.model import (
+    UUID_RE,
+    DesiredSegment,
+    DesiredState,
+    Location,
+    PartialSafety,
+    Problem,
+    SafetyPolicy,
+    normalize_uuid,
+)
+from reconciler.yamlsource import Pos, Source, YList, YMap, read_yaml
+
+log = logging.getLogger(__name__)
+
+SCHEMA_RESOURCE = "schemas/segments.schema.json"
+DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+TOKEN_MESSAGE = (
+    "the access token must not be in the config file; "
+    "set the BIGCOMMERCE_ACCESS_TOKEN environment variable instead"
+)
+# Compared after lower-casing and turning '-' into '_'.
+TOKEN_KEYS = frozenset(
+    {
+        "token",
+        "access_token",
+        "api_token",
+        "auth_token",
+        "x_auth_token",
+        "client_secret",
+        "secret",
+        "password",
+        "bigcommerce_access_token",
+        "api_key",
+    }
+)
+# Per segment, a list of a million bad ids should not become a million lines of output.
+MAX_PROFILE_PROBLEMS = 50
+MAX_PROBLEMS = 1000
+
+_UUID_MATCH = UUID_RE.fullmatch
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "number": "a number",
+    "integer": "a whole number",
+    "null": "empty",
+}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    state: DesiredState | None  # None when there are errors
+    problems: list[Problem]  # errors and warnings, in file order
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+def validate_config(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    """Read, validate and convert a config file. Never raises for bad input: every
+    finding, however hostile the file, comes back as a Problem."""
+    file = os.fspath(path)
+    try:
+        return _validate(path, file, max_bytes)
+    except Exception as exc:  # the promise above outranks any bug of ours
+        log.debug("config validation crashed", exc_info=True)
+        problem = Problem(
+            f"{file}: internal error while validating the config ({type(exc).__name__}); "
+            "please report this"
+        )
+        return LoadResult(None, [problem])
+
+
+def load_config(path: str | Path, **kw: Any) -> LoadResult:
+    """Like validate_config, but raises ConfigError (carrying every problem) on any error."""
+    result = validate_config(path, **kw)
+    if result.errors:
+        raise ConfigError(result.problems)
+    return result
+
+
+def config_digest(state: DesiredState) -> str:
+    """A digest of what the config means, not how it is written: "sha256:<hex>" over a
+    canonical JSON form (segments in declared order, profiles sorted, UUIDs lower-case)."""
+
+    def percent(value: float | None) -> float | None:
+        return None if value is None else float(value)
+
+    def count(value: int | None) -> int | None:
+        return None if value is None else int(value)
+
+    doc = {
+        "version": state.version,
+        "store_hash": state.store_hash,
+        "safety": {
+            "max_removal_percent": percent(state.safety.max_removal_percent),
+            "min_members_for_guard": count(state.safety.min_members_for_guard),
+        },
+        "segments": [
+            {
+                "name": s.name,
+                "id": normalize_uuid(s.id) if s.id is not None else None,
+                "prune": s.prune,
+                "description": s.description,
+                "safety": {
+                    "max_removal_percent": percent(s.safety.max_removal_percent),
+                    "min_members_for_guard": count(s.safety.min_members_for_guard),
+                },
+                "profiles": _sorted_normalised(s.profiles),
+            }
+            for s in state.segments
+        ],
+    }
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _sorted_normalised(profiles: frozenset[str]) -> list[str]:
+    # C-level maps only: this runs over every member, a million in a big store. strip()
+    # returns the same object when there is nothing to strip, so a loaded (already
+    # lower-case) state is sorted without copying a single id.
+    stripped = map(str.strip, profiles)
+    if all(map(str.islower, profiles)):
+        return sorted(stripped)
+    return sorted(map(str.lower, stripped))
+
+
+@functools.cache
+def load_schema() -> dict[str, Any]:
+    """The packaged JSON Schema (a copy of schemas/segments.schema.json)."""
+    resource = importlib.resources.files("reconciler").joinpath(SCHEMA_RESOURCE)
+    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(load_schema())
+
+
+# --- the pipeline ---------------------------------------------------------------------
+
+
+def _validate(path: str | Path, file: str, max_bytes: int) -> LoadResult:
+    src = read_yaml(path, file, max_bytes=max_bytes)
+    root = src.root
+    if root is not None:
+        _check_token_keys(root, src)
+    if not src.complete:
+        return _result(src, None)
+    if not isinstance(root, YMap):
+        src.error(
+            f"the top level must be a mapping with 'version' and 'segments', not {_kind(root)}",
+            src.root_pos,
+        )
+        return _result(src, None)
+
+    _check_schema(root, src)
+    profiles = _check_segments(root, src)
+    if any(p.is_error for p in src.problems):
+        return _result(src, None)
+    return _result(src, _to_state(root, profiles, file))
+
+
+def _result(src: Source, state: DesiredState | None) -> LoadResult:
+    # File order; problems without a place (file-level) first. sorted() is stable, so
+    # problems at one spot keep the order they were found in.
+    problems = sorted(
+        src.problems,
+        key=lambda p: (p.location.line, p.location.column) if p.location else (0, 0),
+    )
+    if len(problems) > MAX_PROBLEMS:
+        hidden = len(problems) - MAX_PROBLEMS
+        problems = [*problems[:MAX_PROBLEMS], Problem(f"... and {hidden} more problems")]
+    return LoadResult(state, problems)
+
+
+def _check_token_keys(root: Any, src: Source) -> None:
+    """A credential in a file that gets committed is a leak: refuse any token-like key,
+    at any depth. The message never contains the value."""
+    pending = [root]
+    while pending:  # iterative: depth is bounded by the reader anyway, but no recursion
+        node = pending.pop()
+        if isinstance(node, YMap):
+            for key, value in node.items():
+                if _is_token_key(key):
+                    src.error(TOKEN_MESSAGE, node.key_pos[key])
+                elif isinstance(value, YMap | YList):
+                    pending.append(value)
+        elif isinstance(node, YList) and not node.all_uuids:  # a UUID list holds no keys
+            pending.extend(v for v in node if isinstance(v, YMap | YList))
+
+
+def _is_token_key(key: str) -> bool:
+    return key.strip().lower().replace("-", "_") in TOKEN_KEYS
+
+
+# --- schema -----------------------------------------------------------------------------
+
+
+def _skeleton(node: Any, role: str = "") -> Any:
+    """A plain copy for jsonschema without token keys (so no value of theirs can reach a
+    message) and with each segment's shopper_profiles list stubbed out: profile ids are
+    checked by one compiled regex in `_check_profiles`, which is far faster at scale."""
+    if isinstance(node, YMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if _is_token_key(key):
+                continue
+            if role == "segment" and key == "shopper_profiles" and isinstance(value, YList):
+                out[key] = []
+            elif role == "root" and key == "segments" and isinstance(value, YList):
+                out[key] = [_skeleton(item, "segment") for item in value]
+            else:
+                out[key] = _skeleton(value)
+        return out
+    if isinstance(node, YList):
+        return [_skeleton(item) for item in node]
+    return node
+
+
+def _check_schema(root: YMap, src: Source) -> None:
+    skeleton = _skeleton(root, "root")
+    seen: set[tuple[tuple[Any, ...], str]] = set()
+    for error in _validator().iter_errors(skeleton):
+        path = tuple(error.absolute_path)
+        # One problem per place and kind: nested anyOf/$ref branches can report the same
+        # thing several times.
+        if (path, str(error.validator)) in seen:
+            continue
+        seen.add((path, str(error.validator)))
+        for message, pos in _explain(error, path, root):
+            src.error(message, pos)
+
+
+def _node_at(root: YMap, path: Sequence[Any]) -> tuple[Any, Pos]:
+    """The original node at a jsonschema path, and where it is in the file."""
+    node: Any = root
+    pos = root.pos
+    for part in path:
+        if isinstance(node, YMap) and part in node:
+            pos = node.value_pos[part]
+            node = node[part]
+        elif isinstance(node, YList) and isinstance(part, int) and part < len(node):
+            pos = node.item_pos(part)
+            node = node[part]
+        else:
+            break
+    return node, pos
+
+
+def _segment_label(root: YMap, index: int) -> str:
+    segments = root.get("segments")
+    seg = segments[index] if isinstance(segments, YList) and index < len(segments) else None
+    if isinstance(seg, YMap):
+        if isinstance(seg.get("name"), str) and seg["name"].strip():
+            return f'segment "{seg["name"]}"'
+        if isinstance(seg.get("id"), str):
+            return f"segment {_short(seg['id'])}"
+    return f"segment #{index + 1}"
+
+
+def _context(root: YMap, path: Sequence[Any]) -> str:
+    """Where a path is, in words: 'segment "VIP"', 'the safety block of segment "VIP"'."""
+    if len(path) >= 2 and path[0] == "segments" and isinstance(path[1], int):
+        label = _segment_label(root, path[1])
+        if len(path) >= 3 and path[2] == "safety":
+            return f"the safety block of {label}"
+        return label
+    if path and path[0] == "safety":
+        return "the file-level safety block"
+    return ""
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return f"'{str(value).lower()}'"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, datetime | date):
+        return "a date"
+    if value is None:
+        return "empty"
+    return type(value).__name__
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
+def _field(path: Sequence[Any]) -> str:
+    names = [str(p) for p in path if isinstance(p, str)]
+    return names[-1] if names else "the top level"
+
+
+def _explain(error: ValidationError, path: tuple[Any, ...], root: YMap) -> list[tuple[str, Pos]]:
+    node, pos = _node_at(root, path)
+    where = _context(root, path)
+    prefix = f"{where}: " if where else ""
+    name = _field(path)
+    validator = error.validator
+    in_segment = len(path) == 2 and path[0] == "segments"
+
+    if path == ("version",):
+        return [("version must be 1 (the only config format this tool reads)", pos)]
+    if validator == "additionalProperties" and isinstance(node, YMap):
+        allowed = list(error.schema.get("properties", {}))
+        out = []
+        for key in node:
+            if key in allowed or _is_token_key(key):
+                continue
+            place = f" in {where}" if where else (" at the top level" if not path else "")
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            guess = f"; did you mean '{hint[0]}'?" if hint else ""
+            out.append(
+                (
+                    f"unknown key '{key}'{place} (allowed: {', '.join(allowed)}){guess}",
+                    node.key_pos[key],
+                )
+            )
+        return out
+    if validator == "anyOf" and in_segment:
+        return [(f"{_segment_label(root, path[1])} needs a name or an id", pos)]
+    if validator == "required":
+        missing = [k for k in error.validator_value if k not in (node or {})]
+        out = []
+        for key in missing:
+            if key == "version":
+                out.append(("missing required key 'version' (add 'version: 1')", pos))
+            elif key == "shopper_profiles":
+                out.append(
+                    (
+                        f"{where or 'segment'} is missing 'shopper_profiles' (the exact list "
+                        "of members; use [] for none)",
+                        pos,
+                    )
+                )
+            else:
+                out.append((f"{prefix}missing required key '{key}'", pos))
+        return out
+    if validator == "type":
+        expected = error.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        if path and path[-1] == "segments":
+            want = "a list of segments"
+        elif name == "shopper_profiles":
+            want = "a list of shopper profile UUIDs"
+        elif len(path) == 2 and path[0] == "segments":
+            return [(f"segments: item {path[1] + 1} must be a mapping, not {_kind(node)}", pos)]
+        quote = " (put it in quotes)" if "string" in names and node is not None else ""
+        return [(f"{prefix}{name} must be {want}, not {_kind(node)}{quote}", pos)]
+    if validator == "pattern":
+        if name == "id":
+            return [(f"{_short(node)} is not a valid segment id (expected a UUID)", pos)]
+        if name == "store_hash":
+            return [("store_hash must contain only letters and digits", pos)]
+        if name == "name":
+            return [(f"{prefix}the segment name must not be empty", pos)]
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if name == "max_removal_percent":
+            return [(f"{prefix}max_removal_percent must be between 0 and 100", pos)]
+        return [(f"{prefix}{name} must be 0 or more", pos)]
+    # A case the schema can produce but no rule above words better.
+    return [(f"{prefix}{name}: {error.message}", pos)]
+
+
+# --- segment-level checks -----------------------------------------------------------------
+
+
+def _check_segments(root: YMap, src: Source) -> dict[int, frozenset[str]]:
+    """Checks that span items: duplicate segments, profile ids, duplicate profiles.
+    Returns the normalised membership of each segment whose list was usable."""
+    segments = root.get("segments")
+    profiles: dict[int, frozenset[str]] = {}
+    _check_finite(root.get("safety"), "the file-level safety block", src)
+    if not isinstance(segments, YList):
+        return profiles
+    names: dict[str, int] = {}
+    ids: dict[str, int] = {}
+    for index, seg in enumerate(segments):
+        if not isinstance(seg, YMap):
+            continue
+        label = _segment_label(root, index)
+        name = seg.get("name")
+        if isinstance(name, str):
+            pos = seg.value_pos["name"]
+            if name in names:
+                src.error(
+                    f'segment name "{name}" is declared twice: lines {names[name]} and {pos[0]}',
+                    pos,
+                )
+            else:
+                names[name] = pos[0]
+        seg_id = seg.get("id")
+        if isinstance(seg_id, str) and _UUID_MATCH(seg_id):
+            pos = seg.value_pos["id"]
+            key = normalize_uuid(seg_id)
+            if key in ids:
+                src.error(
+                    f"segment id {key} is declared twice: lines {ids[key]} and {pos[0]} "
+                    "(ids compare case-insensitively)",
+                    pos,
+                )
+            else:
+                ids[key] = pos[0]
+        _check_finite(seg.get("safety"), f"the safety block of {label}", src)
+        items = seg.get("shopper_profiles")
+        if isinstance(items, YList):
+            members = _check_profiles(items, label, src)
+            if members is not None:
+                profiles[index] = members
+    return profiles
+
+
+def _check_finite(block: Any, where: str, src: Source) -> None:
+    # `.nan` slips through minimum/maximum (every comparison with NaN is false).
+    if isinstance(block, YMap):
+        value = block.get("max_removal_percent")
+        if isinstance(value, float) and math.isnan(value):
+            src.error(
+                f"{where}: max_removal_percent must be between 0 and 100",
+                block.value_pos["max_removal_percent"],
+            )
+
+
+def _check_profiles(items: YList, label: str, src: Source) -> frozenset[str] | None:
+    """Validate and normalise one membership list. The common case (all valid, no
+    duplicates) runs entirely in C loops; only a list with findings is walked in Python."""
+    if items.all_uuids:  # the reader already matched every item against UUID_RE
+        # Reuse the strings when they are already lower-case: saves a copy of every id.
+        lowered = all(map(str.islower, items))
+        members = frozenset(items) if lowered else frozenset(map(str.lower, items))
+        if len(members) == len(items):
+            return members
+    return _check_profiles_slowly(items, label, src)
+
+
+def _check_profiles_slowly(items: YList, label: str, src: Source) -> frozenset[str] | None:
+    first_seen: dict[str, int] = {}
+    warned: set[str] = set()
+    bad = 0
+    for index, item in enumerate(items):
+        pos = items.item_pos(index)
+        if not (isinstance(item, str) and _UUID_MATCH(item)):
+            bad += 1
+            if bad <= MAX_PROFILE_PROBLEMS:
+                src.error(_bad_profile_message(item), pos)
+            continue
+        key = item.lower()
+        if key not in first_seen:
+            first_seen[key] = pos[0]
+        elif key not in warned:
+            warned.add(key)  # one warning per profile, however often it repeats
+            if len(warned) <= MAX_PROFILE_PROBLEMS:
+                src.problems.append(
+                    Problem(
+                        f"profile {key} is listed more than once in {label} (first at line "
+                        f"{first_seen[key]}); it counts once",
+                        src.at(pos),
+                        severity="warning",
+                    )
+                )
+    if bad > MAX_PROFILE_PROBLEMS:
+        src.error(
+            f"{label}: {bad - MAX_PROFILE_PROBLEMS} more invalid shopper profile ids not shown",
+            items.pos,
+        )
+    if len(warned) > MAX_PROFILE_PROBLEMS:
+        src.problems.append(
+            Problem(
+                f"{label}: {len(warned) - MAX_PROFILE_PROBLEMS} more duplicated profiles not shown",
+                src.at(items.pos),
+                severity="warning",
+            )
+        )
+    return None if bad else frozenset(first_seen)
+
+
+def _bad_profile_message(item: Any) -> str:
+    if item is None:
+        return "empty entry in shopper_profiles; expected a shopper profile UUID"
+    if isinstance(item, dict | list):
+        return f"a shopper profile must be a UUID, not {_kind(item)}"
+    if isinstance(item, str):
+        return f"{_short(item)} is not a valid shopper profile UUID"
+    return f"{_short(item)} is not a valid shopper profile UUID (it is {_kind(item)})"
+
+
+# --- conversion ---------------------------------------------------------------------------
+
+
+def _safety_values(block: Any) -> tuple[float | None, int | None]:
+    if not isinstance(block, dict):
+        return None, None
+    percent = block.get("max_removal_percent")
+    minimum = block.get("min_members_for_guard")
+    return (
+        None if percent is None else float(percent),
+        None if minimum is None else int(minimum),
+    )
+
+
+def _to_state(root: YMap, profiles: dict[int, frozenset[str]], file: str) -> DesiredState:
+    """Only called on a file with no errors, so every value has its schema type."""
+    percent, minimum = _safety_values(root.get("safety"))
+    base = PartialSafety(percent, minimum).over(SafetyPolicy())
+    segments: list[DesiredSegment] = []
+    for index, seg in enumerate(_iter_maps(root["segments"])):
+        seg_id = seg.get("id")
+        segments.append(
+            DesiredSegment(
+                name=seg.get("name"),
+                id=normalize_uuid(seg_id) if seg_id is not None else None,
+                profiles=profiles[index],
+                prune=seg.get("prune", True),
+                safety=PartialSafety(*_safety_values(seg.get("safety"))),
+                location=Location(file, *seg.pos),
+            )
+        )
+    return DesiredState(
+        segments=tuple(segments),
+        store_hash=root.get("store_hash"),
+        safety=base,
+        version=1,
+    )
+
+
+def _iter_maps(items: Iterable[Any]) -> Iterable[YMap]:
+    for item in items:
+        assert isinstance(item, YMap)  # guaranteed by the schema check
+        yield item
