@@ -610,9 +610,15 @@ class BigCommerceClient:
                 "the API rejected the access token (401); check BIGCOMMERCE_ACCESS_TOKEN", **common
             )
         if status == 403:
+            # Customers v3 works on every plan; the segmentation family needs Enterprise.
+            plan = (
+                ""
+                if common["path"].startswith("/customers")
+                else ("; the Customer Segmentation API also needs an Enterprise plan")
+            )
             raise PermissionDeniedError(
-                f"the access token lacks the {call.scope} needed to {call.action} (403 on {what}); "
-                "the Customer Segmentation API also needs an Enterprise plan",
+                f"the access token lacks the {call.scope} needed to {call.action} "
+                f"(403 on {what}){plan}",
                 **common,
             )
         if status == 404:

@@ -703,6 +703,9 @@ def test_403_names_the_scope_and_the_plan() -> None:
     assert "Enterprise plan" in str(error)
     error = raise_for(httpx.Response(403), lambda c: c.list_segments())
     assert "read-only scope (store_v2_customers_read_only)" in str(error)
+    error = raise_for(httpx.Response(403), lambda c: c.list_customers(ids=[1]))
+    assert "read customers" in str(error)
+    assert "Enterprise" not in str(error)
 
 
 def test_404_says_which_thing_is_missing() -> None:
