@@ -47,7 +47,9 @@ def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        RedactingFormatter("%(levelname)s %(name)s: %(message)s", os.environ.get(TOKEN_ENV, "").strip())
+        RedactingFormatter(
+            "%(levelname)s %(name)s: %(message)s", os.environ.get(TOKEN_ENV, "").strip()
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -77,11 +79,16 @@ def _settings(store_hash: str | None, from_config: str | None) -> ClientSettings
 
 
 config_option = click.option(
-    "-f", "--file", "config_file", default=DEFAULT_CONFIG, show_default=True,
+    "-f",
+    "--file",
+    "config_file",
+    default=DEFAULT_CONFIG,
+    show_default=True,
     help="The segments config file.",
 )
 store_option = click.option(
-    "--store-hash", default=None,
+    "--store-hash",
+    default=None,
     help="Store hash; overrides BIGCOMMERCE_STORE_HASH and the config's store_hash.",
 )
 color_option = click.option("--no-color", is_flag=True, help="Plain output without colour.")
@@ -117,7 +124,11 @@ def _emit_plan(plan: Plan, fmt: str, no_color: bool) -> None:
 
 
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
     help="Plan output format.",
 )
 
@@ -127,12 +138,25 @@ format_option = click.option(
 @store_option
 @format_option
 @color_option
-@click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 0 when there are no changes, 2 when there are, 1 on error.")
-@click.option("--out", "out_file", type=click.Path(dir_okay=False),
-              help="Also save the plan as JSON, for `show` and `apply FILE`.")
-def plan(config_file: str, store_hash: str | None, fmt: str, no_color: bool,
-         detailed_exitcode: bool, out_file: str | None) -> int:
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Also save the plan as JSON, for `show` and `apply FILE`.",
+)
+def plan(
+    config_file: str,
+    store_hash: str | None,
+    fmt: str,
+    no_color: bool,
+    detailed_exitcode: bool,
+    out_file: str | None,
+) -> int:
     """Show what apply would change. Never writes to the store."""
     from reconciler.runner import make_plan, run_with_client
 
@@ -184,12 +208,28 @@ def _confirm(store: str) -> bool:
 @store_option
 @color_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--allow-removals", type=int, default=None, metavar="N",
-              help="Lift the removal guard; N must equal the plan's total removal count.")
-@click.option("--report", "report_file", type=click.Path(dir_okay=False),
-              help="Write a JSON record of every change attempted and its result.")
-def apply(plan_file: str | None, config_file: str, store_hash: str | None, no_color: bool,
-          auto_approve: bool, allow_removals: int | None, report_file: str | None) -> int:
+@click.option(
+    "--allow-removals",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Lift the removal guard; N must equal the plan's total removal count.",
+)
+@click.option(
+    "--report",
+    "report_file",
+    type=click.Path(dir_okay=False),
+    help="Write a JSON record of every change attempted and its result.",
+)
+def apply(
+    plan_file: str | None,
+    config_file: str,
+    store_hash: str | None,
+    no_color: bool,
+    auto_approve: bool,
+    allow_removals: int | None,
+    report_file: str | None,
+) -> int:
     """Make the store match the config (or apply a saved plan exactly)."""
     from reconciler.client import BigCommerceClient
     from reconciler.progress import ProgressReporter
@@ -210,8 +250,11 @@ def apply(plan_file: str | None, config_file: str, store_hash: str | None, no_co
     outcome: dict[str, Any] = {}
 
     def notify_stop() -> None:
-        click.echo("\nInterrupt received: finishing the requests in flight, sending no more. "
-                   "Press Ctrl-C again to stop at once.", err=True)
+        click.echo(
+            "\nInterrupt received: finishing the requests in flight, sending no more. "
+            "Press Ctrl-C again to stop at once.",
+            err=True,
+        )
 
     async def body(stop: Any) -> int:
         async with BigCommerceClient(settings) as client:
@@ -248,6 +291,95 @@ def apply(plan_file: str | None, config_file: str, store_hash: str | None, no_co
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok else EXIT_ERROR
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    help="JSON file the store persists in (created when missing).",
+)
+@click.option(
+    "--seed-from",
+    "seed_config",
+    type=click.Path(dir_okay=False),
+    help="Fill a new store so that this config shows changes.",
+)
+@click.option(
+    "--token",
+    default="sandbox-token",
+    show_default=True,
+    help="The token the sandbox accepts (a test value, not a secret).",
+)
+@click.option("--store-hash", default="sandbox", show_default=True)
+@click.option("--quota", type=int, default=None, help="Requests per window (default: no limit).")
+@click.option("--window-ms", type=int, default=30_000, show_default=True)
+@click.option(
+    "--latency-ms", type=int, default=0, show_default=True, help="Delay added to every request."
+)
+@click.option(
+    "--log",
+    "log_file",
+    type=click.Path(dir_okay=False),
+    help="Append one JSON line per request (never a header or the token).",
+)
+def sandbox(
+    host: str,
+    port: int,
+    state_file: str | None,
+    seed_config: str | None,
+    token: str,
+    store_hash: str,
+    quota: int | None,
+    window_ms: int,
+    latency_ms: int,
+    log_file: str | None,
+) -> int:
+    """Run the local emulator of the BigCommerce segmentation API."""
+    from reconciler.demo import seed_from_config
+    from reconciler.sandbox.server import run_sandbox
+    from reconciler.sandbox.store import SandboxStore
+
+    seed: SandboxStore | None = None
+    if seed_config and not (state_file and Path(state_file).exists()):
+        desired = _load(seed_config).state
+        assert desired is not None
+        seed = SandboxStore()
+        seed_from_config(seed, desired)
+    run_sandbox(
+        host=host,
+        port=port,
+        state_file=Path(state_file) if state_file else None,
+        token=token,
+        store_hash=store_hash,
+        quota=quota,
+        window_ms=window_ms,
+        latency_ms=latency_ms,
+        log_file=Path(log_file) if log_file else None,
+        seed=seed,
+    )
+    return EXIT_OK
+
+
+@cli.command()
+@click.option(
+    "-f",
+    "--file",
+    "config_file",
+    default="segments.yaml.example",
+    show_default=True,
+    help="The config to demonstrate.",
+)
+def demo(config_file: str) -> int:
+    """Plan, apply and plan again against a seeded sandbox, then stop it."""
+    from reconciler.demo import run_demo
+
+    desired = _load(config_file).state
+    assert desired is not None
+    return run_demo(config_file, desired, run, click.echo)
 
 
 def _guard_message(plan: Plan, allow_removals: int | None) -> str:

@@ -132,7 +132,7 @@ def missing_segments_error(missing: list[DesiredSegment], live: LiveState) -> Se
     parts = []
     for seg in missing:
         where = f"{seg.location}: " if seg.location else ""
-        what = f'id {seg.id}' if seg.id is not None else f'"{seg.name}"'
+        what = f"id {seg.id}" if seg.id is not None else f'"{seg.name}"'
         hint = ""
         if seg.id is None and seg.name is not None and seg.name.lower() in lower:
             hint = f' (did you mean "{lower[seg.name.lower()]}"?)'

@@ -121,7 +121,5 @@ def load(path: str | Path) -> Plan:
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PlanFileError(
-            f"{p} is not a plan file (not valid JSON; is it truncated?)"
-        ) from None
+        raise PlanFileError(f"{p} is not a plan file (not valid JSON; is it truncated?)") from None
     return from_document(doc, source=str(p))

@@ -45,7 +45,10 @@ class ProgressReporter:
         if bar is None or getattr(bar, "length", None) != p.total:
             self.close()
             bar = click.progressbar(
-                length=p.total, label="Applying", file=self.stream, show_eta=True,
+                length=p.total,
+                label="Applying",
+                file=self.stream,
+                show_eta=True,
                 show_pos=True,
             )
             bar.__enter__()

@@ -11,12 +11,12 @@ from typing import TypeVar
 
 from reconciler import __version__
 from reconciler.apply import Applier
-from reconciler.outcome import ApplyResult, Progress
 from reconciler.client import BigCommerceClient, ClientSettings
 from reconciler.config import config_digest
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
 from reconciler.live import read_live, read_members
 from reconciler.model import DesiredState
+from reconciler.outcome import ApplyResult, Progress
 from reconciler.plan import Plan, compute_plan, membership_digest
 
 T = TypeVar("T")

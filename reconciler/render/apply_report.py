@@ -53,8 +53,7 @@ def render_apply_summary(result: ApplyResult) -> str:
         lines.append(f"Apply complete: {done}.")
     elif result.interrupted:
         lines.append(
-            f"Apply interrupted: {done}; {len(skipped)} not attempted. "
-            "Run apply again to finish."
+            f"Apply interrupted: {done}; {len(skipped)} not attempted. Run apply again to finish."
         )
     else:
         lines.append(
@@ -79,8 +78,13 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         },
         "fatal": result.fatal.message if result.fatal else None,
         "verification": [
-            {"segment": v.segment, "id": v.segment_id, "ok": v.ok, "missing": v.missing,
-             "extra": v.extra}
+            {
+                "segment": v.segment,
+                "id": v.segment_id,
+                "ok": v.ok,
+                "missing": v.missing,
+                "extra": v.extra,
+            }
             for v in result.verification
         ],
         "changes": [

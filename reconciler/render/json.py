@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reconciler.planfile import dumps
 from reconciler.plan import Plan
+from reconciler.planfile import dumps
 
 
 def render_json(plan: Plan) -> str:

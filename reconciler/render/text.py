@@ -90,7 +90,7 @@ def render_text(plan: Plan, *, color: bool = False, max_lines: int = DEFAULT_MAX
     changed = plan.changed
     if changed:
         out.append(
-            f'reconciler will change {_plural(len(changed), "segment")} '
+            f"reconciler will change {_plural(len(changed), 'segment')} "
             f'in store "{plan.store_hash}":'
         )
         out.append("")

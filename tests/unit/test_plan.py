@@ -17,7 +17,7 @@ from reconciler.model import (
     PartialSafety,
     SafetyPolicy,
 )
-from reconciler.plan import compute_plan, membership_digest
+from reconciler.plan import Plan, compute_plan, membership_digest
 
 SEG_A = "11111111-1111-4111-8111-111111111111"
 SEG_B = "22222222-2222-4222-8222-222222222222"
@@ -43,7 +43,7 @@ def live(members: dict[str, list[str]], names: dict[str, str] | None = None) -> 
     )
 
 
-def plan_for(d: DesiredState, lv: LiveState):  # noqa: ANN201
+def plan_for(d: DesiredState, lv: LiveState) -> Plan:
     return compute_plan(d, lv, store_hash="abc", config_digest="sha256:" + "0" * 64)
 
 
@@ -91,9 +91,7 @@ def test_no_changes() -> None:
     assert result.segments[0].live_members == ()  # only kept for changed segments
 
 
-@pytest.mark.parametrize(
-    ("removing", "refused"), [(29, False), (30, False), (31, True)]
-)
+@pytest.mark.parametrize(("removing", "refused"), [(29, False), (30, False), (31, True)])
 def test_guard_boundary_at_the_limit(removing: int, refused: bool) -> None:
     members = ids(100)
     result = plan_for(desired(seg("VIP", members[removing:])), live({SEG_A: members}))

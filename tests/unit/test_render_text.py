@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState
-from reconciler.plan import compute_plan
+from reconciler.plan import Plan, compute_plan
 from reconciler.render.text import render_text
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -23,7 +23,7 @@ def check(name: str, text: str) -> None:
     assert text == path.read_text()
 
 
-def mixed_plan():  # noqa: ANN201
+def mixed_plan() -> Plan:
     d = DesiredState(
         segments=(
             DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:40])),
@@ -32,10 +32,16 @@ def mixed_plan():  # noqa: ANN201
         )
     )
     lv = LiveState(
-        segments=(LiveSegment(SEG_A, "VIP"), LiveSegment(SEG_B, "Wholesale"),
-                  LiveSegment(SEG_C, "Beta")),
-        members={SEG_A: frozenset(P[10:42]), SEG_B: frozenset(P[100:120]),
-                 SEG_C: frozenset(P[150:151])},
+        segments=(
+            LiveSegment(SEG_A, "VIP"),
+            LiveSegment(SEG_B, "Wholesale"),
+            LiveSegment(SEG_C, "Beta"),
+        ),
+        members={
+            SEG_A: frozenset(P[10:42]),
+            SEG_B: frozenset(P[100:120]),
+            SEG_C: frozenset(P[150:151]),
+        },
         customer_ids={P[40]: 7, P[41]: 8},
     )
     return compute_plan(d, lv, store_hash="abc123", config_digest="sha256:" + "0" * 64)

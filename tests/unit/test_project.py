@@ -1,0 +1,40 @@
+"""Project-level promises: CI runs the README's test command; packaged schemas match."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    command = [line for line in ci if line and not line.startswith(("#", "set ", "cd "))]
+    assert len(command) == 1
+    readme = (REPO / "README.md").read_text()
+    assert f"\n{command[0]}\n" in readme
+
+
+@pytest.mark.parametrize("name", ["plan.schema.json", "segments.schema.json"])
+def test_packaged_schemas_are_the_published_ones(name: str) -> None:
+    published = (REPO / "schemas" / name).read_bytes()
+    packaged = (REPO / "reconciler" / "schemas" / name).read_bytes()
+    assert packaged == published
+
+
+def test_ruff_is_clean() -> None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    if not Path(ruff).exists():
+        pytest.skip("ruff is not installed")
+    result = subprocess.run(
+        [ruff, "check", "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
