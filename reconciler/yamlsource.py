@@ -133,9 +133,7 @@ def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str
                 f"{file}: the file is {st.st_size} bytes, over the limit of {max_bytes}", None
             )
             return None
-        with open(path, "rb") as fh:
-            # Bounded even for files whose size stat can't tell (pipes, /dev/zero).
-            data = fh.read(max_bytes + 1)
+        data = _read_bounded(path, st.st_size, max_bytes + 1)
     except FileNotFoundError:
         src.error(f"{file}: no such file", None)
         return None
@@ -144,6 +142,9 @@ def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str
         return None
     except OSError as exc:
         src.error(f"{file}: cannot read the file ({exc.strerror or type(exc).__name__})", None)
+        return None
+    except ValueError:  # e.g. a NUL byte in the path
+        src.error(f"{file}: not a valid file name", None)
         return None
     if len(data) > max_bytes:
         src.error(f"{file}: the file is over the limit of {max_bytes} bytes", None)
@@ -165,6 +166,23 @@ def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str
             (line, column),
         )
         return None
+
+
+def _read_bounded(path: str | os.PathLike[str], size_hint: int, limit: int) -> bytes:
+    """Read at most `limit` bytes. Chunked rather than one read(limit), which would
+    reserve the whole limit up front; bounded even for files whose size stat can't
+    tell (pipes, /dev/zero) or that grow while being read."""
+    chunks: list[bytes] = []
+    total = 0
+    chunk_size = max(size_hint + 1, 1 << 20)
+    with open(path, "rb") as fh:
+        while total < limit:
+            chunk = fh.read(min(chunk_size, limit - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _pos(mark: Any) -> Pos:

@@ -384,10 +384,22 @@ def test_a_missing_file_a_directory_and_an_unreadable_file_are_clear_errors(
         assert "permission denied" in only_error(validate_config(locked))
 
 
+def test_a_path_no_file_can_have_is_a_clear_error() -> None:
+    assert only_error(validate_config("bad\0name.yaml")) == "bad\0name.yaml: not a valid file name"
+
+
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = write(tmp_path, "version: 1\nsegments: []\n" + "#" * 1000 + "\n")
     message = only_error(validate_config(path, max_bytes=100))
     assert "over the limit of 100" in message
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_special_file_is_read_only_up_to_the_limit() -> None:
+    # stat says size 0, so only the bounded read stands between us and an endless loop.
+    assert "over the limit of 1000 bytes" in only_error(
+        validate_config("/dev/zero", max_bytes=1000)
+    )
 
 
 def test_non_utf8_bytes_are_reported_at_their_line(tmp_path: Path) -> None:
