@@ -20,17 +20,19 @@ P = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 30)]
 
 
 def sample_plan() -> Plan:
-    d = DesiredState(
-        segments=(DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:20])),)
-    )
+    d = DesiredState(segments=(DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:20])),))
     lv = LiveState(
         segments=(LiveSegment(SEG, "VIP"),),
         members={SEG: frozenset(P[5:29])},
         customer_ids={P[25]: 42},
     )
     return compute_plan(
-        d, lv, store_hash="abc123", config_digest="sha256:" + "a" * 64,
-        created_at="2026-01-01T00:00:00Z", tool_version="0.1.0",
+        d,
+        lv,
+        store_hash="abc123",
+        config_digest="sha256:" + "a" * 64,
+        created_at="2026-01-01T00:00:00Z",
+        tool_version="0.1.0",
     )
 
 
