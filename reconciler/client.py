@@ -539,7 +539,7 @@ class BigCommerceClient:
 
     def _log_retry(self, request: httpx.Request, state: RetryCallState) -> None:
         self.stats.retries += 1
-        logger.info(
+        logger.warning(
             "retrying %s %s in %.1f s (attempt %d of at most %d): %s",
             request.method,
             self._path(request),
