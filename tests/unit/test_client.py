@@ -911,8 +911,8 @@ def test_debug_log_per_request_without_headers(caplog: pytest.LogCaptureFixture)
     assert debug[0].startswith("GET /segments?page=1&limit=250 -> 503 (")
     assert debug[1].startswith("GET /segments?page=1&limit=250 -> 200 (")
     assert debug[1].endswith(" ms)")
-    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert infos == [
+    retries = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert retries == [
         "retrying GET /segments in 1.0 s (attempt 2 of at most 7): the API answered 503"
     ]
     assert TOKEN not in caplog.text
