@@ -1,0 +1,472 @@
+"""The sandbox's HTTP surface: the endpoints reconciler uses, with the API's rules.
+
+Every request goes through `SandboxApp.__call__`, which enforces auth, the in-flight
+limit and the rate quota, adds the rate-limit headers, and records one log entry
+(never a header, so never the token). Handlers only see admitted requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from reconciler.sandbox.store import MAX_SEGMENTS, SandboxStore, now
+
+log = logging.getLogger("reconciler.sandbox")
+
+MAX_ADD = 50
+ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+@dataclass
+class SandboxConfig:
+    store_hash: str = "sandbox"
+    token: str = "sandbox-token"
+    max_in_flight: int = 10
+    quota: int | None = None  # requests per window; None: effectively unlimited
+    window_ms: int = 30_000
+    latency_ms: int = 0
+    max_page_limit: int = 250
+    default_page_limit: int = 50
+    state_file: Path | None = None
+    log_file: Path | None = None
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, title: str, body: dict[str, Any] | None = None) -> None:
+        super().__init__(title)
+        self.status, self.title, self.body = status, title, body
+
+
+def error_body(status: int, title: str) -> dict[str, Any]:
+    return {"status": status, "title": title, "type": ERROR_TYPE, "errors": {}}
+
+
+def batch_error(
+    status: int, title: str, errors: dict[str, str], total: int, data: list[Any] | None = None
+) -> dict[str, Any]:
+    """The list shape the spec documents for 409 (and the newer spec for 422)."""
+    return {
+        "data": data or [],
+        "errors": [{"status": status, "title": title, "type": ERROR_TYPE, "errors": errors}],
+        "meta": {"total": total, "success": len(data or []), "failed": len(errors)},
+    }
+
+
+class SandboxApp:
+    def __init__(self, store: SandboxStore, config: SandboxConfig) -> None:
+        self.store = store
+        self.config = config
+        self.log: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self._seq = 0
+        self._window_start = time.monotonic()
+        self._window_used = 0
+        self.routes: list[tuple[str, re.Pattern[str], Callable[..., Awaitable[Response]]]] = [
+            ("GET", re.compile(r"^/segments$"), self.list_segments),
+            ("POST", re.compile(r"^/segments$"), self.create_segments),
+            ("PUT", re.compile(r"^/segments$"), self.update_segments),
+            ("DELETE", re.compile(r"^/segments$"), self.delete_segments),
+            ("GET", re.compile(r"^/segments/([^/]+)/shopper-profiles$"), self.list_members),
+            ("POST", re.compile(r"^/segments/([^/]+)/shopper-profiles$"), self.add_members),
+            ("DELETE", re.compile(r"^/segments/([^/]+)/shopper-profiles$"), self.remove_members),
+            ("GET", re.compile(r"^/shopper-profiles$"), self.list_profiles),
+            ("POST", re.compile(r"^/shopper-profiles$"), self.create_profiles),
+            ("DELETE", re.compile(r"^/shopper-profiles$"), self.delete_profiles),
+            ("GET", re.compile(r"^/customers$"), self.list_customers),
+        ]
+
+    # --- the gate every request passes ---------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        t_start = time.monotonic()
+        self._seq += 1
+        record: dict[str, Any] = {
+            "seq": self._seq,
+            "method": request.method,
+            "path": request.url.path,
+            "query": parse_qs(request.url.query, keep_blank_values=True),
+            "status": 0,
+            "ids": 0,
+            "in_flight": self.in_flight,
+            "trap": False,
+            "t_start": t_start,
+            "t_end": t_start,
+        }
+        self.log.append(record)
+        admitted = self.in_flight < self.config.max_in_flight
+        if admitted:
+            self.in_flight += 1
+            record["in_flight"] = self.in_flight
+        try:
+            response = await self._handle(request, record, admitted)
+        finally:
+            if admitted:
+                self.in_flight -= 1
+        record["status"] = response.status_code
+        record["t_end"] = time.monotonic()
+        self._write_log(record)
+        await response(scope, receive, send)
+
+    def _quota_headers(self) -> dict[str, str]:
+        quota = self.config.quota or 10_000_000
+        window = self.config.window_ms / 1000
+        now_ = time.monotonic()
+        if now_ - self._window_start >= window:
+            elapsed_windows = math.floor((now_ - self._window_start) / window)
+            self._window_start += elapsed_windows * window
+            self._window_used = 0
+        reset_ms = max(0, int((self._window_start + window - now_) * 1000))
+        return {
+            "X-Rate-Limit-Requests-Left": str(max(0, quota - self._window_used)),
+            "X-Rate-Limit-Requests-Quota": str(quota),
+            "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+            "X-Rate-Limit-Time-Window-Ms": str(self.config.window_ms),
+        }
+
+    async def _handle(self, request: Request, record: dict[str, Any], admitted: bool) -> Response:
+        headers = self._quota_headers()
+        quota = self.config.quota or 10_000_000
+        over_quota = self._window_used >= quota
+        self._window_used += 1  # every request costs a unit, refused ones too
+        headers["X-Rate-Limit-Requests-Left"] = str(max(0, quota - self._window_used))
+        if self.config.latency_ms and admitted:
+            await asyncio.sleep(self.config.latency_ms / 1000)
+        if over_quota:
+            reset_s = int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000
+            headers["X-Retry-After"] = str(max(1, math.ceil(reset_s)))
+            return JSONResponse(error_body(429, "Too many requests"), 429, headers)
+        if not admitted:
+            return JSONResponse(error_body(429, "Too many concurrent requests"), 429, headers)
+        prefix = f"/stores/{self.config.store_hash}/v3"
+        path = request.url.path
+        if request.headers.get("x-auth-token") != self.config.token:
+            return JSONResponse(error_body(401, "You are not authorized."), 401, headers)
+        if not path.startswith(prefix + "/"):
+            return JSONResponse(error_body(404, "Store not found"), 404, headers)
+        sub = path[len(prefix) :]
+        try:
+            for method, pattern, handler in self.routes:
+                match = pattern.match(sub)
+                if match and method == request.method:
+                    response = await handler(request, record, *match.groups())
+                    break
+            else:
+                known = any(p.match(sub) for _, p, _ in self.routes)
+                status = 405 if known else 404
+                response = JSONResponse(error_body(status, "Not found"), status)
+        except ApiError as exc:
+            body = exc.body if exc.body is not None else error_body(exc.status, exc.title)
+            response = JSONResponse(body, exc.status)
+        response.headers.update(headers)
+        return response
+
+    def _write_log(self, record: dict[str, Any]) -> None:
+        if self.config.log_file is not None:
+            with self.config.log_file.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record) + "\n")
+
+    def _saved(self) -> None:
+        if self.config.state_file is not None:
+            self.store.save(self.config.state_file)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _page(self, request: Request, items: list[dict[str, Any]]) -> JSONResponse:
+        q = request.query_params
+        try:
+            limit = int(q.get("limit", self.config.default_page_limit))
+            page = int(q.get("page", 1))
+        except ValueError:
+            raise ApiError(422, "The limit and page parameters must be integers.") from None
+        if limit < 1 or limit > self.config.max_page_limit:
+            raise ApiError(422, f"The limit must be between 1 and {self.config.max_page_limit}.")
+        if page < 1:
+            raise ApiError(422, "The page must be 1 or more.")
+        total = len(items)
+        total_pages = math.ceil(total / limit)
+        chunk = items[(page - 1) * limit : page * limit]
+        links = {"current": f"?page={page}&limit={limit}"}
+        if page < total_pages:
+            links["next"] = f"?page={page + 1}&limit={limit}"
+        if page > 1:
+            links["previous"] = f"?page={page - 1}&limit={limit}"
+        meta = {
+            "pagination": {
+                "total": total,
+                "count": len(chunk),
+                "per_page": limit,
+                "current_page": page,
+                "total_pages": total_pages,
+                "links": links,
+            }
+        }
+        return JSONResponse({"data": chunk, "meta": meta})
+
+    @staticmethod
+    def _id_in(request: Request, record: dict[str, Any], name: str = "id:in") -> list[str] | None:
+        """`id:in=a,b` and the exploded `id:in=a&id:in=b`; None when absent."""
+        values = record["query"].get(name)
+        if values is None:
+            return None
+        ids = [v.strip() for value in values for v in value.split(",") if v.strip()]
+        record["ids"] = len(ids)
+        return ids
+
+    async def _json(self, request: Request) -> Any:
+        try:
+            return json.loads(await request.body())
+        except ValueError:
+            raise ApiError(400, "The request body is not valid JSON.") from None
+
+    def _segment(self, segment_id: str) -> dict[str, Any]:
+        seg = self.store.segments.get(segment_id.lower())
+        if seg is None:
+            raise ApiError(404, f"Segment {segment_id} not found.")
+        return seg
+
+    # --- segments ------------------------------------------------------------------------
+    async def list_segments(self, request: Request, record: dict[str, Any]) -> Response:
+        ids = self._id_in(request, record)
+        with self.store.lock:
+            items = list(self.store.segments.values())
+        if ids is not None:
+            wanted = {i.lower() for i in ids}
+            items = [s for s in items if s["id"] in wanted]
+        return self._page(request, items)
+
+    async def create_segments(self, request: Request, record: dict[str, Any]) -> Response:
+        body = await self._json(request)
+        if not isinstance(body, list) or not body:
+            raise ApiError(422, "The body must be a non-empty array of segments.")
+        with self.store.lock:
+            names = {s["name"] for s in self.store.segments.values()}
+            errors = {}
+            for i, item in enumerate(body):
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    raise ApiError(422, f"Segment {i} needs a name.")
+                if item["name"] in names:
+                    errors[str(i)] = f"A segment named `{item['name']}` already exists."
+                names.add(item["name"])
+            if errors:
+                raise ApiError(
+                    409,
+                    "",
+                    batch_error(
+                        409, "Cannot have multiple segments with the same name.", errors, len(body)
+                    ),
+                )
+            if len(self.store.segments) + len(body) > MAX_SEGMENTS:
+                raise ApiError(422, "A store can have at most 1000 segments.")
+            created = [
+                self.store.add_segment(i["name"], i.get("description", "") or "") for i in body
+            ]
+        self._saved()
+        return JSONResponse({"data": created, "meta": {}}, 201)
+
+    async def update_segments(self, request: Request, record: dict[str, Any]) -> Response:
+        body = await self._json(request)
+        if not isinstance(body, list) or not body:
+            raise ApiError(422, "The body must be a non-empty array of segments.")
+        with self.store.lock:
+            for item in body:
+                if not isinstance(item, dict) or str(item.get("id", "")).lower() not in (
+                    self.store.segments
+                ):
+                    raise ApiError(
+                        404,
+                        f"Segment {item.get('id') if isinstance(item, dict) else item} not found.",
+                    )
+            updated = []
+            for item in body:
+                seg = self.store.segments[str(item["id"]).lower()]
+                for key in ("name", "description"):
+                    if key in item:
+                        seg[key] = item[key]
+                seg["updated_at"] = now()
+                updated.append(dict(seg))
+        self._saved()
+        return JSONResponse({"data": updated, "meta": {}}, 201)  # 201 (sic), as documented
+
+    async def delete_segments(self, request: Request, record: dict[str, Any]) -> Response:
+        ids = self._id_in(request, record)
+        with self.store.lock:
+            if not ids:
+                record["trap"] = True
+                log.warning("DELETE /segments without id:in: every segment deleted")
+                ids = list(self.store.segments)
+            for sid in ids:
+                self.store.segments.pop(sid.lower(), None)
+                self.store.memberships.pop(sid.lower(), None)
+        self._saved()
+        return Response(status_code=204)
+
+    # --- a segment's shopper profiles ------------------------------------------------
+    async def list_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
+        with self.store.lock:
+            self._segment(sid)
+            items = [dict(self.store.profiles[p]) for p in self.store.memberships[sid.lower()]]
+        return self._page(request, items)
+
+    async def add_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
+        body = await self._json(request)
+        if not isinstance(body, list):
+            raise ApiError(400, "The body must be an array of shopper profile ids.")
+        record["ids"] = len(body)
+        if not body:
+            raise ApiError(422, "At least one shopper profile id is required.")
+        if len(body) > MAX_ADD:
+            raise ApiError(422, f"At most {MAX_ADD} shopper profiles can be added per request.")
+        with self.store.lock:
+            seg = self._segment(sid)
+            members = self.store.memberships[seg["id"]]
+            conflicts, unknown, valid = {}, {}, []
+            for i, pid in enumerate(body):
+                key = pid.lower() if isinstance(pid, str) else None
+                if key is None or not UUID_RE.match(key) or key not in self.store.profiles:
+                    unknown[str(i)] = f"Shopper profile `{pid}` does not exist."
+                elif key in members:
+                    conflicts[str(i)] = (
+                        f"Shopper profile `{key}` already exists for segment `{seg['id']}`."
+                    )
+                else:
+                    valid.append(key)
+            if conflicts:  # atomic: nothing from this batch is added
+                raise ApiError(
+                    409,
+                    "",
+                    batch_error(
+                        409,
+                        "Unable to add shopper profiles to segment due to conflicts.",
+                        conflicts,
+                        len(body),
+                    ),
+                )
+            added = []
+            for key in dict.fromkeys(valid):
+                members[key] = None
+                added.append(dict(self.store.profiles[key]))
+        if added:
+            self._saved()
+        if unknown:  # partial success: the valid ones were added
+            raise ApiError(
+                422,
+                "",
+                batch_error(
+                    422, "Unable to add shopper profiles to segment.", unknown, len(body), added
+                ),
+            )
+        return JSONResponse({"data": added}, 201)
+
+    async def remove_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
+        ids = self._id_in(request, record)
+        with self.store.lock:
+            seg = self._segment(sid)
+            members = self.store.memberships[seg["id"]]
+            if not ids:
+                # The real API's trap, emulated faithfully so a client bug shows in tests.
+                record["trap"] = True
+                log.warning(
+                    "DELETE without id:in emptied segment %s (%d members)", seg["id"], len(members)
+                )
+                members.clear()
+            else:
+                for pid in ids:
+                    members.pop(pid.lower(), None)
+        self._saved()
+        return Response(status_code=204)
+
+    # --- shopper profiles and customers ----------------------------------------------
+    async def list_profiles(self, request: Request, record: dict[str, Any]) -> Response:
+        with self.store.lock:
+            items = [dict(p) for p in self.store.profiles.values()]
+        return self._page(request, items)
+
+    async def create_profiles(self, request: Request, record: dict[str, Any]) -> Response:
+        body = await self._json(request)
+        if not isinstance(body, list) or not body:
+            raise ApiError(422, "The body must be a non-empty array.")
+        with self.store.lock:
+            errors: dict[str, str] = {}
+            conflicts: dict[str, str] = {}
+            for i, item in enumerate(body):
+                cid = item.get("customer_id") if isinstance(item, dict) else None
+                if not isinstance(cid, int) or cid not in self.store.customers:
+                    errors[str(i)] = f"Customer `{cid}` does not exist."
+                elif self.store.profile_of(cid) is not None:
+                    conflicts[str(i)] = f"Customer `{cid}` already has a shopper profile."
+            if conflicts:
+                raise ApiError(
+                    409,
+                    "",
+                    batch_error(
+                        409,
+                        "Unable to create shopper profiles due to conflicts.",
+                        conflicts,
+                        len(body),
+                    ),
+                )
+            if errors:
+                raise ApiError(
+                    422,
+                    "",
+                    batch_error(422, "Unable to create shopper profiles.", errors, len(body)),
+                )
+            created = [self.store.add_profile(item["customer_id"]) for item in body]
+        self._saved()
+        return JSONResponse({"data": created, "meta": {}}, 201)
+
+    async def delete_profiles(self, request: Request, record: dict[str, Any]) -> Response:
+        ids = self._id_in(request, record)
+        with self.store.lock:
+            if not ids:
+                record["trap"] = True
+                log.warning("DELETE /shopper-profiles without id:in: every profile deleted")
+                ids = list(self.store.profiles)
+            for pid in ids:
+                self.store.profiles.pop(pid.lower(), None)
+                for members in self.store.memberships.values():
+                    members.pop(pid.lower(), None)
+        self._saved()
+        return Response(status_code=204)
+
+    async def list_customers(self, request: Request, record: dict[str, Any]) -> Response:
+        ids = self._id_in(request, record)
+        emails = self._id_in(request, record, "email:in")
+        include = {part for v in record["query"].get("include", []) for part in v.split(",")}
+        with self.store.lock:
+            items = list(self.store.customers.values())
+            if ids is not None:
+                wanted = {i for i in ids if i.isdigit()}
+                items = [c for c in items if str(c["id"]) in wanted]
+            if emails is not None:
+                wanted_emails = {e.lower() for e in emails}
+                items = [c for c in items if c["email"].lower() in wanted_emails]
+            out = []
+            for c in items:
+                row = dict(c)
+                profile = self.store.profile_of(c["id"])
+                if "shopper_profile_id" in include:
+                    row["shopper_profile_id"] = profile["id"] if profile else None
+                if "segment_ids" in include:
+                    row["segment_ids"] = self.store.segments_of(profile["id"]) if profile else []
+                out.append(row)
+        return self._page(request, out)
+
+
+def create_app(store: SandboxStore, config: SandboxConfig | None = None) -> SandboxApp:
+    return SandboxApp(store, config or SandboxConfig())
