@@ -71,6 +71,8 @@ class SandboxApp:
         self.store = store
         self.config = config
         self.log: list[dict[str, Any]] = []
+        # Tests set this to act as "another actor" just before a request is handled.
+        self.before_handler: Callable[[str, str], None] | None = None
         self.in_flight = 0
         self._seq = 0
         self._window_start = time.monotonic()
@@ -164,6 +166,8 @@ class SandboxApp:
             for method, pattern, handler in self.routes:
                 match = pattern.match(sub)
                 if match and method == request.method:
+                    if self.before_handler is not None:
+                        self.before_handler(method, sub)
                     response = await handler(request, record, *match.groups())
                     break
             else:

@@ -1,0 +1,293 @@
+"""Safe apply for CI: saved plans, the removal guard, partial failure, races, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import Store
+
+
+def vip(sb: Store, live: int, keep: int, new: int = 0) -> tuple[str, list[str], list[str]]:
+    members = sb.profiles(live)
+    extra = sb.profiles(new)
+    sid = sb.segment("VIP", members)
+    desired = members[:keep] + extra
+    sb.config({"VIP": desired})
+    return sid, members, desired
+
+
+def writes(sb: Store) -> list[dict[str, object]]:
+    return [r for r in sb.log() if r["method"] in ("POST", "DELETE", "PUT")]
+
+
+# --- saved plans ---------------------------------------------------------------------
+
+
+def test_saved_plan_applies_exactly_and_show_renders_it_identically(
+    sandbox: Store, tmp_path: Path
+) -> None:
+    sid, _, desired = vip(sandbox, live=20, keep=16, new=30)
+    planned = sandbox.run("plan", "--out", "plan.json")
+    assert planned.code == 0
+    shown = sandbox.run("show", "plan.json")
+    assert shown.out == planned.out
+    # Editing the config after review must not change what the reviewed plan applies.
+    sandbox.config({"VIP": []})
+    applied = sandbox.run("apply", "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert "Apply complete: 30 added, 4 removed." in applied.out
+    assert sandbox.members(sid) == set(desired)
+    sandbox.assert_api_rules()
+
+
+def test_stale_plan_is_refused_without_any_write(sandbox: Store) -> None:
+    sid, members, _ = vip(sandbox, live=20, keep=18, new=5)
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    newcomers = sandbox.profiles(3)
+    sandbox.store.add_members(sid, newcomers)
+    sandbox.store.memberships[sid].pop(members[0])
+    sandbox.server.reset_log()
+    result = sandbox.run("apply", "plan.json")
+    assert result.code == 1
+    assert 'segment "VIP": 3 members added, 1 removed since the plan was made' in result.err
+    assert writes(sandbox) == []
+
+
+def test_plan_for_another_store_is_refused(sandbox: Store) -> None:
+    vip(sandbox, live=5, keep=5, new=1)
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    env = sandbox.env(BIGCOMMERCE_STORE_HASH="otherstore")
+    result = sandbox.run("apply", "plan.json", env=env)
+    assert result.code == 1
+    assert 'made for store "itest", not "otherstore"' in result.err
+    assert writes(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [("{", "truncated"), ('{"format_version": 7}', "version 7"), ("[]", "not a valid plan")],
+)
+def test_corrupt_plan_files_get_a_clear_error(sandbox: Store, content: str, fragment: str) -> None:
+    (sandbox.workdir / "plan.json").write_text(content)
+    result = sandbox.run("apply", "plan.json")
+    assert result.code == 1
+    assert fragment in result.err
+    assert sandbox.log() == []
+
+
+# --- the removal guard ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("removing", "refused"), [(29, False), (30, False), (31, True)])
+def test_guard_at_the_limit(sandbox: Store, removing: int, refused: bool) -> None:
+    sid, _, _ = vip(sandbox, live=100, keep=100 - removing)
+    plan = sandbox.run("plan")
+    assert ("apply will refuse this plan" in plan.out) is refused
+    result = sandbox.run("apply", "--auto-approve")
+    if refused:
+        assert result.code == 1
+        assert (
+            'segment "VIP": 31 of 100 members (31%) would be removed; the limit is 30%'
+            in result.err
+        )
+        assert writes(sandbox) == []
+        assert len(sandbox.members(sid)) == 100
+    else:
+        assert result.code == 0, result.err
+        assert len(sandbox.members(sid)) == 100 - removing
+
+
+def test_allow_removals_must_equal_the_count_the_reviewer_saw(sandbox: Store) -> None:
+    sid, _, desired = vip(sandbox, live=100, keep=60)
+    wrong = sandbox.run("apply", "--auto-approve", "--allow-removals", "39")
+    assert wrong.code == 1
+    assert "does not match the plan's 40 removals" in wrong.err
+    assert writes(sandbox) == []
+    right = sandbox.run("apply", "--auto-approve", "--allow-removals", "40")
+    assert right.code == 0, right.err
+    assert sandbox.members(sid) == set(desired)
+
+
+def test_guard_refuses_before_any_write_in_any_segment(sandbox: Store) -> None:
+    small = sandbox.profiles(20)
+    big = sandbox.profiles(50)
+    ok_id = sandbox.segment("Beta", small)
+    sandbox.segment("VIP", big)
+    sandbox.config({"Beta": small + sandbox.profiles(5), "VIP": big[:10]})
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert writes(sandbox) == []
+    assert sandbox.members(ok_id) == set(small)
+
+
+def test_segments_below_the_minimum_size_may_be_emptied(sandbox: Store) -> None:
+    sid, _, _ = vip(sandbox, live=9, keep=0)
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 0, result.err
+    assert sandbox.members(sid) == set()
+
+
+def test_per_segment_and_file_level_guard_settings(sandbox: Store) -> None:
+    members = sandbox.profiles(40)
+    sid = sandbox.segment("VIP", members)
+    sandbox.config(
+        {"VIP": members[:20]},
+        extra="safety:\n  max_removal_percent: 10",
+        VIP="safety:\n  max_removal_percent: 50",
+    )
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 0, result.err  # 50% allowed by the segment's own setting
+    assert len(sandbox.members(sid)) == 20
+
+
+# --- partial failure and races -------------------------------------------------------
+
+
+def test_unknown_profiles_fail_by_name_and_everything_else_applies(
+    sandbox: Store, tmp_path: Path
+) -> None:
+    members = sandbox.profiles(10)
+    new = sandbox.profiles(120)
+    unknown = sorted(str(uuid.uuid4()) for _ in range(3))
+    sid = sandbox.segment("VIP", members)
+    sandbox.config({"VIP": members[:8] + new + unknown})
+    result = sandbox.run("apply", "--auto-approve", "--report", "report.json")
+    assert result.code == 1
+    for pid in unknown:
+        assert pid in result.out
+    assert "does not exist" in result.out
+    assert sandbox.members(sid) == set(members[:8] + new)
+    report = json.loads((sandbox.workdir / "report.json").read_text())
+    failed = sorted(c["profile_id"] for c in report["changes"] if c["status"] == "failed")
+    assert failed == unknown
+    assert report["summary"]["added"] == 120 and report["summary"]["removed"] == 2
+    sandbox.assert_api_rules()
+
+
+def test_another_actor_adding_members_meanwhile_is_not_an_error(sandbox: Store) -> None:
+    sid, _, desired = vip(sandbox, live=10, keep=10, new=120)
+    racing = desired[10:40]
+
+    def other_actor(method: str, path: str) -> None:
+        if method == "POST" and sandbox.server.app.before_handler is not None:
+            sandbox.server.app.before_handler = None
+            sandbox.store.add_members(sid, racing)
+
+    sandbox.server.app.before_handler = other_actor
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    assert sandbox.members(sid) == set(desired)
+    assert any(r["status"] == 409 for r in sandbox.log())
+    sandbox.assert_api_rules()
+    assert sandbox.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_removing_a_profile_that_already_left_is_not_an_error(sandbox: Store) -> None:
+    sid, members, desired = vip(sandbox, live=20, keep=15)
+
+    def other_actor(method: str, path: str) -> None:
+        if method == "DELETE":
+            sandbox.store.memberships[sid].pop(members[19], None)
+
+    sandbox.server.app.before_handler = other_actor
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    assert sandbox.members(sid) == set(desired)
+
+
+def test_verification_reports_a_store_that_does_not_match(sandbox: Store) -> None:
+    sid, _, _ = vip(sandbox, live=20, keep=18, new=3)
+    intruder = sandbox.profiles(1)
+
+    def other_actor(method: str, path: str) -> None:
+        if method == "DELETE":
+            sandbox.store.add_members(sid, intruder)
+
+    sandbox.server.app.before_handler = other_actor
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 1
+    assert 'segment "VIP" does not match the plan: 0 planned members missing, 1 unwanted' in (
+        result.out
+    )
+
+
+# --- interruption --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
+    sandbox: Store, sig: signal.Signals
+) -> None:
+    sid, _, desired = vip(sandbox, live=5, keep=5, new=2000)
+    sandbox.server.config.latency_ms = 150
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(r["method"] == "POST" for r in sandbox.log()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "Apply interrupted" in out
+    assert "Traceback" not in err
+    posts = [r for r in sandbox.log() if r["method"] == "POST"]
+    assert 0 < len(posts) < 40  # stopped dispatching long before the 40 batches
+    assert all(r["status"] == 201 for r in posts)  # in-flight requests finished, none cut
+    assert 5 < len(sandbox.members(sid)) < 2005
+    sandbox.server.config.latency_ms = 0
+    rerun = sandbox.run("apply", "--auto-approve")
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert sandbox.members(sid) == set(desired)
+
+
+# --- confirmation and progress -------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize(("answer", "applies"), [("yes", True), ("y", False)])
+def test_interactive_apply_accepts_only_yes(sandbox: Store, answer: str, applies: bool) -> None:
+    sid, members, desired = vip(sandbox, live=3, keep=3, new=2)
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply"],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        close_fds=True,
+    )
+    os.close(secondary)
+    output = b""
+    deadline = time.monotonic() + 30
+    while b"Enter a value" not in output and time.monotonic() < deadline:
+        output += os.read(primary, 4096)
+    assert b"Only 'yes' will be accepted" in output
+    os.write(primary, answer.encode() + b"\n")
+    proc.wait(timeout=30)
+    try:
+        while chunk := os.read(primary, 4096):
+            output += chunk
+    except OSError:
+        pass
+    os.close(primary)
+    assert (proc.returncode == 0) is applies, output.decode()
+    assert sandbox.members(sid) == (set(desired) if applies else set(members))
+    if applies:
+        assert b"Applying" in output  # the progress bar on a terminal
