@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from reconciler.sandbox.app import SandboxConfig
 from reconciler.sandbox.server import SandboxServer
 from reconciler.sandbox.store import SandboxStore
