@@ -192,30 +192,47 @@ class Applier:
         return batches
 
     async def _verify(self, changed: tuple[SegmentPlan, ...]) -> None:
-        attempted = {
+        """One count request per clean segment; a full re-read where anything went wrong
+        (a failure, a conflict) or the count is off, to say exactly what differs."""
+        touched = {
             c.segment_id for c in self.result.changes.values() if c.status != "not_attempted"
         }
-        touched = [s for s in changed if s.segment_id in attempted]
-        if not touched:
-            return
+        troubled = {c.segment_id for c in self.result.changes.values() if c.status != "applied"}
+        segs = [s for s in changed if s.segment_id in touched]
         try:
-            members, _ = await read_members(self.client, (s.segment_id for s in touched))
+            counts = await asyncio.gather(
+                *(
+                    self.client.count_segment_members(s.segment_id)
+                    for s in segs
+                    if s.segment_id not in troubled
+                )
+            )
+            clean = [s for s in segs if s.segment_id not in troubled]
+            full = [s for s in segs if s.segment_id in troubled]
+            for seg, count in zip(clean, counts, strict=True):
+                if count is not None and count == len(seg.target):
+                    self.result.verification.append(Verification(seg.segment_id, seg.name, 0, 0))
+                else:
+                    full.append(seg)
+            members, _ = await read_members(self.client, (s.segment_id for s in full))
         except ReconcilerError as exc:
             log.warning("could not verify the result: %s", exc.message)
             return
-        for seg in touched:
-            live = members[seg.segment_id]
-            target = seg.target
-            missing = len(target - live)
-            extra = len(live - target) if seg.prune else len(live & frozenset(seg.remove))
-            self.result.verification.append(Verification(seg.segment_id, seg.name, missing, extra))
-            # What the store holds trumps what a response implied (e.g. a lost response).
-            for action, ids in (("add", seg.add), ("remove", seg.remove)):
-                for pid in ids:
-                    change = self.result.changes[(seg.segment_id, action, pid)]
-                    landed = (pid in live) == (action == "add")
-                    if change.status == "failed" and landed:
-                        change.status = "applied"
-                        change.reason = "confirmed by re-reading the segment"
-                    elif change.status == "not_attempted" and landed:
-                        change.status = "already"
+        for seg in full:
+            self._compare(seg, members[seg.segment_id])
+
+    def _compare(self, seg: SegmentPlan, live: frozenset[str]) -> None:
+        target = seg.target
+        missing = len(target - live)
+        extra = len(live - target) if seg.prune else len(live & frozenset(seg.remove))
+        self.result.verification.append(Verification(seg.segment_id, seg.name, missing, extra))
+        # What the store holds trumps what a response implied (e.g. a lost response).
+        for action, ids in (("add", seg.add), ("remove", seg.remove)):
+            for pid in ids:
+                change = self.result.changes[(seg.segment_id, action, pid)]
+                landed = (pid in live) == (action == "add")
+                if change.status == "failed" and landed:
+                    change.status = "applied"
+                    change.reason = "confirmed by re-reading the segment"
+                elif change.status == "not_attempted" and landed:
+                    change.status = "already"

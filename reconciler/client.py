@@ -311,6 +311,18 @@ class BigCommerceClient:
         path = f"{_segment_path(segment_id)}/shopper-profiles"
         return await self._paginate(path, {}, _Call("read a segment's members"))
 
+    async def count_segment_members(self, segment_id: str) -> int | None:
+        """The member count from one page of one item (meta.pagination.total); None when the
+        response has no total. Verification uses it: one request instead of a full read."""
+        path = f"{_segment_path(segment_id)}/shopper-profiles"
+        request = self._http.build_request("GET", path, params={"page": "1", "limit": "1"})
+        response = await self._send(request, _Call("count a segment's members"))
+        body = _json_or_none(response)
+        meta = body.get("meta") if isinstance(body, dict) else None
+        pagination = meta.get("pagination") if isinstance(meta, dict) else None
+        total = pagination.get("total") if isinstance(pagination, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) else None
+
     async def add_members(self, segment_id: str, profile_ids: Sequence[str]) -> None:
         """ONE POST of 1..50 profile ids; the caller chunks (see chunk_adds)."""
         path = f"{_segment_path(segment_id)}/shopper-profiles"

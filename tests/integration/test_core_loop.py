@@ -60,7 +60,11 @@ def test_plan_apply_converges_and_leaves_undeclared_segments_alone(sandbox: Stor
     assert len(posts) == math.ceil(200 / 50) + math.ceil(100 / 50)
     assert sorted(r["ids"] for r in deletes) == [30, 50]
     member_reads = [r for r in log if r["method"] == "GET" and "shopper-profiles" in r["path"]]
-    assert all(r["query"].get("limit") == ["250"] for r in member_reads)
+    full_reads = [r for r in member_reads if r["query"].get("limit") == ["250"]]
+    counts = [r for r in member_reads if r["query"].get("limit") == ["1"]]
+    assert len(full_reads) == 2 and len(counts) == 2  # verification: one count per segment
+    # 1 segment list + 2 member reads + 6 POSTs + 2 DELETEs + 2 verification counts
+    assert len(log) == 13
     assert not any(r["path"].endswith(ids["newsletter"] + "/shopper-profiles") for r in log)
 
     again = sandbox.run("plan", "--detailed-exitcode")
