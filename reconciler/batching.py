@@ -7,6 +7,7 @@ just before sending (`check_removal_request`, called by the client for every DEL
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import httpx
@@ -36,7 +37,13 @@ def _encoded(key: str, value: str) -> str:
 _SEPARATOR_BYTES = len(_encoded("k", "a,b")) - len(_encoded("k", "ab"))
 
 
+# Unreserved characters travel as they are; a UUID is made only of them.
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
 def _value_bytes(value: str) -> int:
+    if _UNRESERVED.fullmatch(value):  # the fast path: 20,000 UUIDs in milliseconds
+        return len(value)
     return len(_encoded("k", value)) - len(_encoded("k", ""))
 
 

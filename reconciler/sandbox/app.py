@@ -1,8 +1,9 @@
 """The sandbox's HTTP surface: the endpoints reconciler uses, with the API's rules.
 
 Every request goes through `SandboxApp.__call__`, which enforces auth, the in-flight
-limit and the rate quota, adds the rate-limit headers, and records one log entry
-(never a header, so never the token). Handlers only see admitted requests."""
+limit and the rate quota, adds the rate-limit headers, injects the configured faults
+(see faults.py) and records one log entry (never a header, so never the token).
+Handlers only see admitted requests."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from reconciler.sandbox.faults import FaultConfig, FaultInjector, close_connection, send_partial
 from reconciler.sandbox.store import MAX_SEGMENTS, SandboxStore, now
 
 log = logging.getLogger("reconciler.sandbox")
@@ -43,6 +45,7 @@ class SandboxConfig:
     default_page_limit: int = 50
     state_file: Path | None = None
     log_file: Path | None = None
+    faults: FaultConfig | None = None  # injected faults (see faults.py); None: a healthy API
 
 
 class ApiError(Exception):
@@ -73,6 +76,8 @@ class SandboxApp:
         self.log: list[dict[str, Any]] = []
         # Tests set this to act as "another actor" just before a request is handled.
         self.before_handler: Callable[[str, str], None] | None = None
+        self.faults: FaultInjector | None = None
+        self.set_faults(config.faults)
         self.in_flight = 0
         self._seq = 0
         self._window_start = time.monotonic()
@@ -91,6 +96,11 @@ class SandboxApp:
             ("GET", re.compile(r"^/customers$"), self.list_customers),
         ]
 
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        """Start (or stop, with None) injecting faults; takes effect with the next request."""
+        self.config.faults = faults
+        self.faults = FaultInjector(faults) if faults is not None and faults.active else None
+
     # --- the gate every request passes ---------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -98,6 +108,8 @@ class SandboxApp:
         request = Request(scope, receive)
         t_start = time.monotonic()
         self._seq += 1
+        faults = self.faults
+        fault = faults.decide(self._seq, request.method) if faults is not None else None
         record: dict[str, Any] = {
             "seq": self._seq,
             "method": request.method,
@@ -110,20 +122,39 @@ class SandboxApp:
             "t_start": t_start,
             "t_end": t_start,
         }
+        if fault is not None:
+            record["fault"] = fault
+        if request.method == "DELETE":  # counted here too, for DELETEs a fault refuses
+            self._id_in(request, record)
         self.log.append(record)
         admitted = self.in_flight < self.config.max_in_flight
         if admitted:
             self.in_flight += 1
             record["in_flight"] = self.in_flight
         try:
-            response = await self._handle(request, record, admitted)
+            if faults is not None and faults.config.jitter_ms:
+                await asyncio.sleep(faults.extra_latency())
+            if faults is not None and fault in ("error", "429", "429_bare"):
+                self._window_used += 1  # a refused request costs a unit too
+                response = faults.refusal(fault, self._quota_headers())
+            else:
+                response = await self._handle(request, record, admitted)
         finally:
             if admitted:
                 self.in_flight -= 1
         record["status"] = response.status_code
         record["t_end"] = time.monotonic()
+        if fault == "drop" and not response.body:
+            record["fault"] = fault = "lost"  # no body to cut: nothing will be sent
         self._write_log(record)
-        await response(scope, receive, send)
+        if fault == "lost":  # the change is made; the client never hears of it
+            await close_connection(send)
+        elif fault == "drop":  # the change is made; the response stops halfway
+            await send_partial(response, send)
+        else:
+            if fault == "slow" and faults is not None:
+                await asyncio.sleep(faults.config.slow_response_s)
+            await response(scope, receive, send)
 
     def _quota_headers(self) -> dict[str, str]:
         quota = self.config.quota or 10_000_000
@@ -190,7 +221,14 @@ class SandboxApp:
             self.store.save(self.config.state_file)
 
     # --- helpers -------------------------------------------------------------------------
-    def _page(self, request: Request, items: list[dict[str, Any]]) -> JSONResponse:
+    def _page(
+        self,
+        request: Request,
+        items: list[Any],
+        render: Callable[[Any], dict[str, Any]] = dict,
+    ) -> JSONResponse:
+        """One page of `items`; only the page's rows are rendered, so paging through a
+        large segment costs O(page), not O(segment), per request."""
         q = request.query_params
         try:
             limit = int(q.get("limit", self.config.default_page_limit))
@@ -203,7 +241,7 @@ class SandboxApp:
             raise ApiError(422, "The page must be 1 or more.")
         total = len(items)
         total_pages = math.ceil(total / limit)
-        chunk = items[(page - 1) * limit : page * limit]
+        chunk = [render(item) for item in items[(page - 1) * limit : page * limit]]
         links = {"current": f"?page={page}&limit={limit}"}
         if page < total_pages:
             links["next"] = f"?page={page + 1}&limit={limit}"
@@ -323,8 +361,9 @@ class SandboxApp:
     async def list_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
         with self.store.lock:
             self._segment(sid)
-            items = [dict(self.store.profiles[p]) for p in self.store.memberships[sid.lower()]]
-        return self._page(request, items)
+            ids = list(self.store.memberships[sid.lower()])
+            profiles = self.store.profiles
+        return self._page(request, ids, lambda pid: dict(profiles[pid]))
 
     async def add_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
         body = await self._json(request)

@@ -1,0 +1,248 @@
+"""Benchmark: requests used vs the minimum, wall time vs the ideal, peak memory.
+
+Starts the sandbox (in this process, on loopback) with injected latency and, for the
+quota-bound runs, a rate quota; runs the real CLI as a subprocess for `plan` and `apply`
+on scenarios of mixed adds and removes; runs a naive baseline (one request at a time,
+page size 50) on the same scenarios; and times config load + plan offline.
+
+    python benchmarks/bench.py                      # everything (a few minutes)
+    python benchmarks/bench.py --sizes 1000,10000   # a subset
+    python benchmarks/bench.py --offline-only
+
+Not part of the test run: it prints figures, it asserts nothing about time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+from reconciler.batching import MAX_ADD_BATCH, chunk_removals
+from reconciler.sandbox.app import SandboxConfig
+from reconciler.sandbox.server import SandboxServer
+from reconciler.sandbox.store import SandboxStore, now
+
+HERE = Path(__file__).resolve().parent
+TOKEN = "bench-token"
+STORE = "bench"
+SEGMENTS = 4
+PAGE = 250
+CHANGE = 0.2  # each segment loses 20% of its members and gains as many new ones
+
+
+@dataclass
+class Scenario:
+    members: int
+    live: list[list[str]]
+    desired: list[list[str]]
+
+    @property
+    def adds(self) -> list[int]:
+        return [len(set(d) - set(lv)) for lv, d in zip(self.live, self.desired, strict=True)]
+
+    @property
+    def removes(self) -> list[int]:
+        return [len(set(lv) - set(d)) for lv, d in zip(self.live, self.desired, strict=True)]
+
+    def min_reads(self) -> int:
+        return math.ceil((SEGMENTS + 1) / PAGE) + sum(math.ceil(len(s) / PAGE) for s in self.live)
+
+    def min_writes(self) -> int:
+        ids = [str(uuid.UUID(int=i, version=4)) for i in range(1, 200)]
+        per_delete = len(chunk_removals(ids)[0])  # as many ids as the safe query length holds
+        return sum(math.ceil(a / MAX_ADD_BATCH) for a in self.adds) + sum(
+            math.ceil(r / per_delete) for r in self.removes
+        )
+
+
+def make_scenario(members: int) -> Scenario:
+    per = members // SEGMENTS
+    live, desired = [], []
+    for _ in range(SEGMENTS):
+        current = [str(uuid.uuid4()) for _ in range(per)]
+        keep = current[: per - int(per * CHANGE)]
+        new = [str(uuid.uuid4()) for _ in range(int(per * CHANGE))]
+        live.append(current)
+        desired.append(keep + new)
+    return Scenario(members, live, desired)
+
+
+def seed(store: SandboxStore, sc: Scenario) -> list[str]:
+    """Bulk seeding straight into the store's tables (the public helpers check each row)."""
+    stamp = now()
+    everyone = {p for group in (*sc.live, *sc.desired) for p in group}
+    for cid, pid in enumerate(sorted(everyone), start=1):
+        store.customers[cid] = {"id": cid, "email": f"c{cid}@example.com", "first_name": "",
+                                "last_name": ""}
+        store.profiles[pid] = {"id": pid, "customer_id": cid, "created_at": stamp,
+                               "updated_at": stamp}
+    ids = []
+    for i, members in enumerate(sc.live):
+        sid = store.add_segment(f"Segment {i}")["id"]
+        store.memberships[sid] = dict.fromkeys(members)
+        ids.append(sid)
+    store.add_segment("Undeclared")
+    return ids
+
+
+def write_config(path: Path, sc: Scenario) -> None:
+    lines = ["version: 1", f"store_hash: {STORE}", "safety:", "  max_removal_percent: 100",
+             "segments:"]
+    for i, members in enumerate(sc.desired):
+        lines += [f"  - name: Segment {i}", "    shopper_profiles:"]
+        lines += [f"      - {m}" for m in members]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_measured(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float, float]:
+    """Exit code, wall seconds and peak RSS (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode not in (0,):
+        print(f"    ! {' '.join(args[2:])} exited {proc.returncode}: {err.strip()[-300:]}")
+    return proc.returncode, wall, usage.ru_maxrss / 1024
+
+
+def network_run(sc: Scenario, mode: str, latency_ms: int, quota: int | None, window_ms: int,
+                naive: bool, workdir: Path) -> dict[str, Any]:
+    store = SandboxStore()
+    seg_ids = seed(store, sc)
+    config = SandboxConfig(store_hash=STORE, token=TOKEN, latency_ms=latency_ms, quota=quota,
+                           window_ms=window_ms)
+    cfg = workdir / "segments.yaml"
+    write_config(cfg, sc)
+    row: dict[str, Any] = {"members": sc.members, "mode": mode, "naive": naive}
+    with SandboxServer(store=store, config=config) as server:
+        env = {**os.environ, "BIGCOMMERCE_API_URL": server.url,
+               "BIGCOMMERCE_STORE_HASH": STORE, "BIGCOMMERCE_ACCESS_TOKEN": TOKEN}
+        cli = [sys.executable, "-m", "reconciler"]
+        if not naive:
+            _, wall, rss = run_measured([*cli, "plan", "-f", str(cfg)], env, workdir)
+            log = list(server.log)
+            row["plan"] = {"requests": len(log), "min": sc.min_reads(), "wall": wall,
+                           "rss": rss, "429": sum(r["status"] == 429 for r in log)}
+            server.reset_log()
+            time.sleep(window_ms / 1000 if quota else 0)  # start apply on a fresh window
+            command = [*cli, "apply", "--auto-approve", "-f", str(cfg)]
+        else:
+            command = [sys.executable, str(HERE / "naive.py"), str(cfg)]
+        code, wall, rss = run_measured(command, env, workdir)
+        log = list(server.log)
+        converged = all(
+            set(store.members(sid)) == set(want)
+            for sid, want in zip(seg_ids, sc.desired, strict=True)
+        )
+        row["apply"] = {"requests": len(log), "min": sc.min_reads() + sc.min_writes(),
+                        "slack": SEGMENTS, "wall": wall, "rss": rss,
+                        "429": sum(r["status"] == 429 for r in log), "ok": code == 0 and converged}
+    return row
+
+
+def ideal(requests: int, latency_ms: int, quota: int | None, window_ms: int) -> float:
+    latency_bound = requests * latency_ms / 1000 / 10
+    if quota is None:
+        return latency_bound
+    return max(latency_bound, requests / (quota / (window_ms / 1000)))
+
+
+def offline(members: int, workdir: Path) -> dict[str, Any]:
+    code = f"""
+import resource, time, uuid, json
+from pathlib import Path
+from reconciler.config import load_config
+from reconciler.model import LiveSegment, LiveState
+from reconciler.plan import compute_plan
+n = {members}
+sid = str(uuid.uuid4())
+ids = [str(uuid.uuid4()) for _ in range(n)]
+path = Path({str(workdir / "offline.yaml")!r})
+path.write_text("version: 1\\nsafety:\\n  max_removal_percent: 100\\nsegments:\\n  - name: Big\\n"
+                "    shopper_profiles:\\n" + "".join(f"      - {{i}}\\n" for i in ids))
+live = LiveState(segments=(LiveSegment(sid, "Big"),),
+                 members={{sid: frozenset(ids[n // 10:] + [str(uuid.uuid4()) for _ in range(n // 10)])}})
+t0 = time.perf_counter()
+desired = load_config(path).state
+t1 = time.perf_counter()
+plan = compute_plan(desired, live, store_hash="s", config_digest="sha256:" + "0" * 64)
+t2 = time.perf_counter()
+print(json.dumps({{"load": t1 - t0, "plan": t2 - t1, "add": plan.add_count,
+                  "remove": plan.remove_count,
+                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    return {"members": members, **json.loads(out)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000,100000")
+    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--quota", type=int, default=100, help="requests per window (quota runs)")
+    ap.add_argument("--window-ms", type=int, default=1000)
+    ap.add_argument("--offline-sizes", default="100000,1000000")
+    ap.add_argument("--offline-only", action="store_true")
+    ap.add_argument("--skip-naive", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.system()}")
+    print(f"sandbox: {args.latency_ms} ms latency per request; quota runs: {args.quota} "
+          f"requests per {args.window_ms} ms; {SEGMENTS} segments, {int(CHANGE * 100)}% "
+          "of each removed and as many added\n")
+    with TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.offline_only:
+            header = (f"{'members':>8} {'mode':<8} {'run':<11} {'requests':>9} {'min(+slack)':>12} "
+                      f"{'429s':>5} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'peak MiB':>9}")
+            print(header)
+            print("-" * len(header))
+            for size in (int(s) for s in args.sizes.split(",")):
+                sc = make_scenario(size)
+                runs = [("latency", None), ("quota", args.quota)]
+                for mode, quota in runs:
+                    row = network_run(sc, mode, args.latency_ms, quota, args.window_ms,
+                                      False, work)
+                    for step in ("plan", "apply"):
+                        r = row[step]
+                        minimum = r["min"]
+                        slack = f"{minimum}(+{r['slack']})" if "slack" in r else str(minimum)
+                        best = ideal(minimum, args.latency_ms, quota, args.window_ms)
+                        ok = "" if r.get("ok", True) else "  NOT CONVERGED"
+                        print(f"{size:>8} {mode:<8} {step:<11} {r['requests']:>9} {slack:>12} "
+                              f"{r['429']:>5} {r['wall']:>8.2f} {best:>8.2f} "
+                              f"{r['wall'] / best:>6.2f} {r['rss']:>9.0f}{ok}")
+                if not args.skip_naive:
+                    row = network_run(sc, "latency", args.latency_ms, None, args.window_ms,
+                                      True, work)
+                    r = row["apply"]
+                    best = ideal(r["min"], args.latency_ms, None, args.window_ms)
+                    print(f"{size:>8} {'latency':<8} {'naive p+a':<11} {r['requests']:>9} "
+                          f"{r['min']:>12} {r['429']:>5} {r['wall']:>8.2f} {best:>8.2f} "
+                          f"{r['wall'] / best:>6.2f} {r['rss']:>9.0f}")
+            print("\nwall = whole CLI process (start-up included); ideal = minimum requests "
+                  "/ 10 in flight x latency, or / the quota rate when that is slower.")
+            print("apply's minimum = reads + writes; the slack is the verification count, one "
+                  "request per segment touched.\n")
+        print(f"{'offline':>8} {'load s':>8} {'plan s':>8} {'peak MiB':>9}")
+        for size in (int(s) for s in args.offline_sizes.split(",")):
+            r = offline(size, work)
+            print(f"{size:>8} {r['load']:>8.2f} {r['plan']:>8.2f} {r['rss']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
