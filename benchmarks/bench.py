@@ -82,10 +82,18 @@ def seed(store: SandboxStore, sc: Scenario) -> list[str]:
     stamp = now()
     everyone = {p for group in (*sc.live, *sc.desired) for p in group}
     for cid, pid in enumerate(sorted(everyone), start=1):
-        store.customers[cid] = {"id": cid, "email": f"c{cid}@example.com", "first_name": "",
-                                "last_name": ""}
-        store.profiles[pid] = {"id": pid, "customer_id": cid, "created_at": stamp,
-                               "updated_at": stamp}
+        store.customers[cid] = {
+            "id": cid,
+            "email": f"c{cid}@example.com",
+            "first_name": "",
+            "last_name": "",
+        }
+        store.profiles[pid] = {
+            "id": pid,
+            "customer_id": cid,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
     ids = []
     for i, members in enumerate(sc.live):
         sid = store.add_segment(f"Segment {i}")["id"]
@@ -96,8 +104,13 @@ def seed(store: SandboxStore, sc: Scenario) -> list[str]:
 
 
 def write_config(path: Path, sc: Scenario) -> None:
-    lines = ["version: 1", f"store_hash: {STORE}", "safety:", "  max_removal_percent: 100",
-             "segments:"]
+    lines = [
+        "version: 1",
+        f"store_hash: {STORE}",
+        "safety:",
+        "  max_removal_percent: 100",
+        "segments:",
+    ]
     for i, members in enumerate(sc.desired):
         lines += [f"  - name: Segment {i}", "    shopper_profiles:"]
         lines += [f"      - {m}" for m in members]
@@ -107,8 +120,9 @@ def write_config(path: Path, sc: Scenario) -> None:
 def run_measured(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, float, float]:
     """Exit code, wall seconds and peak RSS (MiB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -118,24 +132,42 @@ def run_measured(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, 
     return proc.returncode, wall, usage.ru_maxrss / 1024
 
 
-def network_run(sc: Scenario, mode: str, latency_ms: int, quota: int | None, window_ms: int,
-                naive: bool, workdir: Path) -> dict[str, Any]:
+def network_run(
+    sc: Scenario,
+    mode: str,
+    latency_ms: int,
+    quota: int | None,
+    window_ms: int,
+    naive: bool,
+    workdir: Path,
+) -> dict[str, Any]:
     store = SandboxStore()
     seg_ids = seed(store, sc)
-    config = SandboxConfig(store_hash=STORE, token=TOKEN, latency_ms=latency_ms, quota=quota,
-                           window_ms=window_ms)
+    config = SandboxConfig(
+        store_hash=STORE, token=TOKEN, latency_ms=latency_ms, quota=quota, window_ms=window_ms
+    )
     cfg = workdir / "segments.yaml"
     write_config(cfg, sc)
     row: dict[str, Any] = {"members": sc.members, "mode": mode, "naive": naive}
     with SandboxServer(store=store, config=config) as server:
-        env = {**os.environ, "BIGCOMMERCE_API_URL": server.url,
-               "BIGCOMMERCE_STORE_HASH": STORE, "BIGCOMMERCE_ACCESS_TOKEN": TOKEN}
+        env = {
+            **os.environ,
+            "BIGCOMMERCE_API_URL": server.url,
+            "BIGCOMMERCE_STORE_HASH": STORE,
+            "BIGCOMMERCE_ACCESS_TOKEN": TOKEN,
+        }
         cli = [sys.executable, "-m", "reconciler"]
         if not naive:
             _, wall, rss = run_measured([*cli, "plan", "-f", str(cfg)], env, workdir)
             log = list(server.log)
-            row["plan"] = {"requests": len(log), "min": sc.min_reads(), "wall": wall,
-                           "rss": rss, "429": sum(r["status"] == 429 for r in log)}
+            row["plan"] = {
+                "requests": len(log),
+                "min": sc.min_reads(),
+                "wall": wall,
+                "span": log[-1]["t_end"] - log[0]["t_start"],
+                "rss": rss,
+                "429": sum(r["status"] == 429 for r in log),
+            }
             server.reset_log()
             time.sleep(window_ms / 1000 if quota else 0)  # start apply on a fresh window
             command = [*cli, "apply", "--auto-approve", "-f", str(cfg)]
@@ -147,9 +179,16 @@ def network_run(sc: Scenario, mode: str, latency_ms: int, quota: int | None, win
             set(store.members(sid)) == set(want)
             for sid, want in zip(seg_ids, sc.desired, strict=True)
         )
-        row["apply"] = {"requests": len(log), "min": sc.min_reads() + sc.min_writes(),
-                        "slack": SEGMENTS, "wall": wall, "rss": rss,
-                        "429": sum(r["status"] == 429 for r in log), "ok": code == 0 and converged}
+        row["apply"] = {
+            "requests": len(log),
+            "min": sc.min_reads() + sc.min_writes(),
+            "span": log[-1]["t_end"] - log[0]["t_start"],
+            "slack": SEGMENTS,
+            "wall": wall,
+            "rss": rss,
+            "429": sum(r["status"] == 429 for r in log),
+            "ok": code == 0 and converged,
+        }
     return row
 
 
@@ -173,8 +212,9 @@ ids = [str(uuid.uuid4()) for _ in range(n)]
 path = Path({str(workdir / "offline.yaml")!r})
 path.write_text("version: 1\\nsafety:\\n  max_removal_percent: 100\\nsegments:\\n  - name: Big\\n"
                 "    shopper_profiles:\\n" + "".join(f"      - {{i}}\\n" for i in ids))
+others = [str(uuid.uuid4()) for _ in range(n // 10)]
 live = LiveState(segments=(LiveSegment(sid, "Big"),),
-                 members={{sid: frozenset(ids[n // 10:] + [str(uuid.uuid4()) for _ in range(n // 10)])}})
+                 members={{sid: frozenset(ids[n // 10:] + others)}})
 t0 = time.perf_counter()
 desired = load_config(path).state
 t1 = time.perf_counter()
@@ -184,60 +224,79 @@ print(json.dumps({{"load": t1 - t0, "plan": t2 - t1, "add": plan.add_count,
                   "remove": plan.remove_count,
                   "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     return {"members": members, **json.loads(out)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--latency-ms", type=int, default=20)
+    ap.add_argument("--latency-ms", type=int, default=100, help="real API calls take 100+ ms")
     ap.add_argument("--quota", type=int, default=100, help="requests per window (quota runs)")
     ap.add_argument("--window-ms", type=int, default=1000)
     ap.add_argument("--offline-sizes", default="100000,1000000")
     ap.add_argument("--offline-only", action="store_true")
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.system()}")
-    print(f"sandbox: {args.latency_ms} ms latency per request; quota runs: {args.quota} "
-          f"requests per {args.window_ms} ms; {SEGMENTS} segments, {int(CHANGE * 100)}% "
-          "of each removed and as many added\n")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()}"
+    )
+    print(
+        f"sandbox: {args.latency_ms} ms latency per request; quota runs: {args.quota} "
+        f"requests per {args.window_ms} ms; {SEGMENTS} segments, {int(CHANGE * 100)}% "
+        "of each removed and as many added\n"
+    )
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
         if not args.offline_only:
-            header = (f"{'members':>8} {'mode':<8} {'run':<11} {'requests':>9} {'min(+slack)':>12} "
-                      f"{'429s':>5} {'wall s':>8} {'ideal s':>8} {'ratio':>6} {'peak MiB':>9}")
+            header = (
+                f"{'members':>8} {'mode':<8} {'run':<11} {'requests':>9} {'min(+slack)':>12} "
+                f"{'429s':>5} {'wall s':>8} {'net s':>7} {'ideal s':>8} {'ratio':>6} "
+                f"{'net ratio':>9} {'peak MiB':>9}"
+            )
             print(header)
             print("-" * len(header))
             for size in (int(s) for s in args.sizes.split(",")):
                 sc = make_scenario(size)
                 runs = [("latency", None), ("quota", args.quota)]
                 for mode, quota in runs:
-                    row = network_run(sc, mode, args.latency_ms, quota, args.window_ms,
-                                      False, work)
+                    row = network_run(sc, mode, args.latency_ms, quota, args.window_ms, False, work)
                     for step in ("plan", "apply"):
                         r = row[step]
                         minimum = r["min"]
                         slack = f"{minimum}(+{r['slack']})" if "slack" in r else str(minimum)
                         best = ideal(minimum, args.latency_ms, quota, args.window_ms)
                         ok = "" if r.get("ok", True) else "  NOT CONVERGED"
-                        print(f"{size:>8} {mode:<8} {step:<11} {r['requests']:>9} {slack:>12} "
-                              f"{r['429']:>5} {r['wall']:>8.2f} {best:>8.2f} "
-                              f"{r['wall'] / best:>6.2f} {r['rss']:>9.0f}{ok}")
+                        print(
+                            f"{size:>8} {mode:<8} {step:<11} {r['requests']:>9} {slack:>12} "
+                            f"{r['429']:>5} {r['wall']:>8.2f} {r['span']:>7.2f} {best:>8.2f} "
+                            f"{r['wall'] / best:>6.2f} {r['span'] / best:>9.2f} "
+                            f"{r['rss']:>9.0f}{ok}"
+                        )
                 if not args.skip_naive:
-                    row = network_run(sc, "latency", args.latency_ms, None, args.window_ms,
-                                      True, work)
+                    row = network_run(
+                        sc, "latency", args.latency_ms, None, args.window_ms, True, work
+                    )
                     r = row["apply"]
                     best = ideal(r["min"], args.latency_ms, None, args.window_ms)
-                    print(f"{size:>8} {'latency':<8} {'naive p+a':<11} {r['requests']:>9} "
-                          f"{r['min']:>12} {r['429']:>5} {r['wall']:>8.2f} {best:>8.2f} "
-                          f"{r['wall'] / best:>6.2f} {r['rss']:>9.0f}")
-            print("\nwall = whole CLI process (start-up included); ideal = minimum requests "
-                  "/ 10 in flight x latency, or / the quota rate when that is slower.")
-            print("apply's minimum = reads + writes; the slack is the verification count, one "
-                  "request per segment touched.\n")
+                    print(
+                        f"{size:>8} {'latency':<8} {'naive p+a':<11} {r['requests']:>9} "
+                        f"{r['min']:>12} {r['429']:>5} {r['wall']:>8.2f} {r['span']:>7.2f} "
+                        f"{best:>8.2f} {r['wall'] / best:>6.2f} {r['span'] / best:>9.2f} "
+                        f"{r['rss']:>9.0f}"
+                    )
+            print(
+                "\nwall = the whole CLI process (start-up and config load included); net = "
+                "first request to last response;\nideal = minimum requests / 10 in flight x "
+                "latency, or / the quota rate when that is slower."
+            )
+            print(
+                "apply's minimum = reads + writes; the slack is the verification count, one "
+                "request per segment touched.\n"
+            )
         print(f"{'offline':>8} {'load s':>8} {'plan s':>8} {'peak MiB':>9}")
         for size in (int(s) for s in args.offline_sizes.split(",")):
             r = offline(size, work)
