@@ -17,7 +17,7 @@ import click
 
 from reconciler import __version__
 from reconciler.client import ClientSettings
-from reconciler.config import LoadResult, load_config, validate_config
+from reconciler.config import LoadResult
 from reconciler.errors import ApplyInterruptedError, ConfigError, GuardError, ReconcilerError
 from reconciler.model import Problem
 from reconciler.plan import Plan
@@ -25,6 +25,7 @@ from reconciler.render.apply_report import apply_report_document, render_apply_s
 from reconciler.render.json import render_json
 from reconciler.render.text import render_text
 from reconciler.settings import TOKEN_ENV, client_settings, resolve_store_hash
+from reconciler.sources import validate_sources
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_CONFIG = "segments.yaml"
@@ -63,13 +64,38 @@ def _use_color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
+def _in_github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(problem: Problem) -> str:
+    """A GitHub Actions workflow command, so the problem shows on the PR's diff."""
+    kind = "error" if problem.is_error else "warning"
+    loc = problem.location
+    props = f" file={_escape_property(loc.file)},line={loc.line},col={loc.column}" if loc else ""
+    return f"::{kind}{props}::{_escape_data(problem.message)}"
+
+
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         click.echo(str(problem), err=True)
+    if _in_github_actions():
+        for problem in problems:
+            click.echo(_annotation(problem))
 
 
-def _load(path: str) -> LoadResult:
-    result = load_config(path)
+def _load(paths: tuple[str, ...]) -> LoadResult:
+    result = validate_sources(paths)
+    if result.errors or result.state is None:
+        raise ConfigError(result.problems)
     _print_problems(result.warnings)
     return result
 
@@ -82,9 +108,10 @@ config_option = click.option(
     "-f",
     "--file",
     "config_file",
-    default=DEFAULT_CONFIG,
+    multiple=True,
+    default=(DEFAULT_CONFIG,),
     show_default=True,
-    help="The segments config file.",
+    help="A config file, or a directory of *.yaml files; may be given several times.",
 )
 store_option = click.option(
     "--store-hash",
@@ -104,15 +131,20 @@ def cli(verbose: int) -> None:
 
 @cli.command()
 @config_option
-def validate(config_file: str) -> int:
-    """Check the config offline: syntax, schema, duplicates. Exit 0 valid, 1 invalid."""
-    result = validate_config(config_file)
+@click.argument("files", nargs=-1, type=click.Path())
+def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
+    """Check the config offline: syntax, schema, duplicates. Exit 0 valid, 1 invalid.
+
+    FILES (as pre-commit passes them) are checked together, like several -f."""
+    paths = files or config_file
+    result = validate_sources(paths)
     _print_problems(result.problems)
+    shown = ", ".join(paths)
     if result.errors or result.state is None:
-        click.echo(f"{config_file}: {len(result.errors)} error(s)", err=True)
+        click.echo(f"{shown}: {len(result.errors)} error(s)", err=True)
         return EXIT_ERROR
     members = sum(len(s.profiles) for s in result.state.segments)
-    click.echo(f"{config_file}: valid ({len(result.state.segments)} segments, {members} members)")
+    click.echo(f"{shown}: valid ({len(result.state.segments)} segments, {members} members)")
     return EXIT_OK
 
 
@@ -150,7 +182,7 @@ format_option = click.option(
     help="Also save the plan as JSON, for `show` and `apply FILE`.",
 )
 def plan(
-    config_file: str,
+    config_file: tuple[str, ...],
     store_hash: str | None,
     fmt: str,
     no_color: bool,
@@ -223,7 +255,7 @@ def _confirm(store: str) -> bool:
 )
 def apply(
     plan_file: str | None,
-    config_file: str,
+    config_file: tuple[str, ...],
     store_hash: str | None,
     no_color: bool,
     auto_approve: bool,
@@ -345,7 +377,7 @@ def sandbox(
 
     seed: SandboxStore | None = None
     if seed_config and not (state_file and Path(state_file).exists()):
-        desired = _load(seed_config).state
+        desired = _load((seed_config,)).state
         assert desired is not None
         seed = SandboxStore()
         seed_from_config(seed, desired)
@@ -377,7 +409,7 @@ def demo(config_file: str) -> int:
     """Plan, apply and plan again against a seeded sandbox, then stop it."""
     from reconciler.demo import run_demo
 
-    desired = _load(config_file).state
+    desired = _load((config_file,)).state
     assert desired is not None
     return run_demo(config_file, desired, run, click.echo)
 

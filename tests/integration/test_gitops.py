@@ -1,0 +1,81 @@
+"""Fitting into GitOps: several config files, GitHub Actions annotations and summaries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.integration.conftest import Store
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def segment_yaml(name: str, members: list[str], safety: str = "") -> str:
+    lines = [
+        "version: 1",
+        *([safety] if safety else []),
+        "segments:",
+        f"  - name: {name}",
+        "    shopper_profiles:",
+    ]
+    return "\n".join(lines + [f"      - {m}" for m in members]) + "\n"
+
+
+def test_a_directory_of_files_is_one_config(sandbox: Store) -> None:
+    vip_members, beta_members = sandbox.profiles(20), sandbox.profiles(20)
+    vip = sandbox.segment("VIP", vip_members)
+    beta = sandbox.segment("Beta", beta_members)
+    teams = sandbox.workdir / "segments"
+    # Each file's safety block applies to its own segments only.
+    write(
+        teams / "marketing" / "vip.yaml",
+        segment_yaml("VIP", vip_members[:10], "safety:\n  max_removal_percent: 60"),
+    )
+    write(teams / "product" / "beta.yml", segment_yaml("Beta", beta_members[:10]))
+    plan = sandbox.run("plan", "-f", "segments")
+    assert plan.code == 0, plan.err
+    assert "Warning: apply will refuse" in plan.out
+    assert 'segment "Beta": 10 of 20 members (50%)' in plan.out
+    assert 'segment "VIP": 10 of 20' not in plan.out
+    result = sandbox.run("apply", "-f", "segments", "--auto-approve", "--allow-removals", "20")
+    assert result.code == 0, result.err
+    assert sandbox.members(vip) == set(vip_members[:10])
+    assert sandbox.members(beta) == set(beta_members[:10])
+
+
+def test_a_segment_declared_in_two_files_names_both_places(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    a = write(sandbox.workdir / "a.yaml", segment_yaml("VIP", members))
+    b = write(sandbox.workdir / "b.yaml", segment_yaml("VIP", members[:1]))
+    for command in ("validate", "plan"):
+        result = sandbox.run(command, "-f", str(a), "-f", str(b))
+        assert result.code == 1
+        assert f'{b}:3:5: segment "VIP" is declared twice: here and at {a}:3:5' in result.err
+    assert sandbox.log() == []
+
+
+def test_validate_takes_files_as_pre_commit_passes_them(sandbox: Store) -> None:
+    good = write(sandbox.workdir / "good.yaml", segment_yaml("VIP", sandbox.profiles(1)))
+    bad = write(sandbox.workdir / "bad.yaml", "version: 1\nsegments:\n  - name: X\n    prune: 3\n")
+    assert sandbox.run("validate", str(good)).code == 0
+    result = sandbox.run("validate", str(good), str(bad))
+    assert result.code == 1
+    assert f"{bad}:4:" in result.err
+
+
+def test_github_actions_gets_annotations_on_the_right_lines(sandbox: Store) -> None:
+    bad = write(
+        sandbox.workdir / "segments.yaml",
+        "version: 1\nsegments:\n  - name: VIP\n    shopper_profiles:\n      - nope\n",
+    )
+    env = sandbox.env(GITHUB_ACTIONS="true")
+    for command in ("validate", "plan"):
+        result = sandbox.run(command, env=env)
+        assert result.code == 1
+        lines = [ln for ln in result.out.splitlines() if ln.startswith("::error ")]
+        assert lines and lines[0].startswith(f"::error file={bad.name},line=5,col=9::"), result.out
+    plain = sandbox.run("validate")
+    assert "::error" not in plain.out
