@@ -100,8 +100,10 @@ def _load(paths: tuple[str, ...]) -> LoadResult:
     return result
 
 
-def _settings(store_hash: str | None, from_config: str | None) -> ClientSettings:
-    return client_settings(resolve_store_hash(store_hash, from_config))
+def _settings(
+    store_hash: str | None, from_config: str | None, rate_reserve: int = 0
+) -> ClientSettings:
+    return client_settings(resolve_store_hash(store_hash, from_config), rate_reserve=rate_reserve)
 
 
 config_option = click.option(
@@ -148,20 +150,47 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
     return EXIT_OK
 
 
-def _emit_plan(plan: Plan, fmt: str, no_color: bool) -> None:
+def _markdown(plan: Plan, show_emails: bool) -> str:
+    from reconciler.render.markdown import render_markdown
+
+    return render_markdown(plan, show_emails=show_emails, emails=getattr(plan, "emails", None))
+
+
+def _emit_plan(plan: Plan, fmt: str, no_color: bool, show_emails: bool = False) -> None:
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
+    elif fmt == "markdown":
+        click.echo(_markdown(plan, show_emails), nl=False)
     else:
         click.echo(render_text(plan, color=_use_color(no_color)), nl=False)
+
+
+def _step_summary(plan: Plan, show_emails: bool) -> None:
+    """In GitHub Actions, the plan also goes to the job's summary page."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if _in_github_actions() and target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(_markdown(plan, show_emails) + "\n")
 
 
 format_option = click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="Plan output format.",
+    help="Plan output format; markdown is for pull-request comments.",
+)
+emails_option = click.option(
+    "--show-emails", is_flag=True, help="Markdown: show emails unmasked (j***@example.com)."
+)
+reserve_option = click.option(
+    "--rate-reserve",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Leave N requests of every rate-quota window to the store's other apps.",
 )
 
 
@@ -170,6 +199,8 @@ format_option = click.option(
 @store_option
 @format_option
 @color_option
+@emails_option
+@reserve_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -186,6 +217,8 @@ def plan(
     store_hash: str | None,
     fmt: str,
     no_color: bool,
+    show_emails: bool,
+    rate_reserve: int,
     detailed_exitcode: bool,
     out_file: str | None,
 ) -> int:
@@ -194,11 +227,12 @@ def plan(
 
     desired = _load(config_file).state
     assert desired is not None
-    settings = _settings(store_hash, desired.store_hash)
+    settings = _settings(store_hash, desired.store_hash, rate_reserve)
     result = run_with_client(settings, lambda client: make_plan(client, desired))
     if out_file:
         _write_atomic(Path(out_file), render_json(result))
-    _emit_plan(result, fmt, no_color)
+    _emit_plan(result, fmt, no_color, show_emails)
+    _step_summary(result, show_emails)
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
 
 
@@ -206,11 +240,12 @@ def plan(
 @click.argument("plan_file", type=click.Path(dir_okay=False))
 @format_option
 @color_option
-def show(plan_file: str, fmt: str, no_color: bool) -> int:
+@emails_option
+def show(plan_file: str, fmt: str, no_color: bool, show_emails: bool) -> int:
     """Render a saved plan exactly as `plan` did."""
     from reconciler.planfile import load
 
-    _emit_plan(load(plan_file), fmt, no_color)
+    _emit_plan(load(plan_file), fmt, no_color, show_emails)
     return EXIT_OK
 
 
@@ -239,6 +274,7 @@ def _confirm(store: str) -> bool:
 @config_option
 @store_option
 @color_option
+@reserve_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
     "--allow-removals",
@@ -258,6 +294,7 @@ def apply(
     config_file: tuple[str, ...],
     store_hash: str | None,
     no_color: bool,
+    rate_reserve: int,
     auto_approve: bool,
     allow_removals: int | None,
     report_file: str | None,
@@ -272,12 +309,12 @@ def apply(
         from reconciler.planfile import load
 
         saved = load(plan_file)
-        settings = _settings(store_hash, saved.store_hash)
+        settings = _settings(store_hash, saved.store_hash, rate_reserve)
         check_store(saved, settings)
     else:
         desired = _load(config_file).state
         assert desired is not None
-        settings = _settings(store_hash, desired.store_hash)
+        settings = _settings(store_hash, desired.store_hash, rate_reserve)
     reporter = ProgressReporter()
     outcome: dict[str, Any] = {}
 

@@ -79,3 +79,25 @@ def test_github_actions_gets_annotations_on_the_right_lines(sandbox: Store) -> N
         assert lines and lines[0].startswith(f"::error file={bad.name},line=5,col=9::"), result.out
     plain = sandbox.run("validate")
     assert "::error" not in plain.out
+
+
+def test_markdown_plan_and_the_github_step_summary(sandbox: Store) -> None:
+    members = sandbox.profiles(30)
+    sandbox.segment("VIP", members[:20])
+    sandbox.config({"VIP": members[5:30]})
+    md = sandbox.run("plan", "--format", "markdown")
+    assert md.code == 0, md.err
+    assert md.out.startswith("<!-- reconciler-plan: store=itest -->")
+    assert "Plan: 10 to add, 5 to remove." in md.out
+    assert "<details>" in md.out
+    summary = sandbox.workdir / "summary.md"
+    summary.write_text("earlier step\n")
+    env = sandbox.env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    text = sandbox.run("plan", env=env)
+    assert text.out.splitlines()[-1] == "Plan: 10 to add, 5 to remove."  # stdout stays text
+    written = summary.read_text()
+    assert written.startswith("earlier step\n<!-- reconciler-plan")  # appended, not replaced
+    assert "Plan: 10 to add, 5 to remove." in written
+    saved = sandbox.run("plan", "--out", "plan.json", "--format", "markdown")
+    assert saved.code == 0
+    assert sandbox.run("show", "plan.json", "--format", "markdown").out == saved.out
