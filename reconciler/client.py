@@ -13,6 +13,7 @@ import asyncio
 import functools
 import ipaddress
 import logging
+import math
 import random
 import re
 import time
@@ -72,8 +73,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Failures where the request may not have been processed; retrying a POST after one of these
 # may meet a 409 for what the lost attempt already did, which the caller handles.
 RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 30.0
+BACKOFF_BASE = 1.0  # the first retry waits 0.5..1 x this, each later one up to twice as long
+BACKOFF_CAP = 30.0  # no single wait between attempts is longer (except one the API asks for)
+CONNECT_TIMEOUT = 10.0
 
 # The scopes, for 403 messages.
 SCOPE_READ = "Customers: read-only scope (store_v2_customers_read_only)"
@@ -109,6 +111,7 @@ class ClientSettings:
     page_size: int = MAX_PAGE_SIZE  # falls back to 50 once if the API refuses it
     max_retries: int = 6  # retries after the first attempt
     max_retry_wait: float = 120.0  # cap on total time spent waiting between attempts of one request
+    backoff_base: float = BACKOFF_BASE  # seconds; the first retry's backoff is 0.5..1 x this
     rate_reserve: int = 0  # requests of every quota window left to the store's other apps
 
     def __post_init__(self) -> None:
@@ -141,6 +144,10 @@ class ClientSettings:
             raise SettingsError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         if self.timeout <= 0 or self.max_retries < 0 or self.max_retry_wait < 0:
             raise SettingsError("timeout must be positive; max_retries and max_retry_wait >= 0")
+        if not all(math.isfinite(v) for v in (self.timeout, self.max_retry_wait)):
+            raise SettingsError("timeout and max_retry_wait must be finite numbers of seconds")
+        if not (math.isfinite(self.backoff_base) and self.backoff_base > 0):
+            raise SettingsError("backoff_base must be a positive number of seconds")
         if self.rate_reserve < 0:
             raise SettingsError("rate_reserve cannot be negative")
 
@@ -277,7 +284,7 @@ class BigCommerceClient:
                 "Accept": "application/json",
                 "User-Agent": "reconciler",
             },
-            timeout=httpx.Timeout(settings.timeout, connect=10.0),
+            timeout=httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout)),
             # A redirect is an error: never carry the token to another host.
             follow_redirects=False,
             transport=transport,
@@ -526,7 +533,7 @@ class BigCommerceClient:
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with jitter in [b/2, b]: growing, yet concurrent retries spread out.
-        ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1))
+        ceiling = min(BACKOFF_CAP, self.settings.backoff_base * 2 ** min(attempt - 1, 30))
         return ceiling * (0.5 + 0.5 * self._rng())
 
     def _retry_wait(self, state: RetryCallState) -> float:

@@ -4,6 +4,7 @@ from BIGCOMMERCE_ACCESS_TOKEN: never from the config file or a command-line flag
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 
@@ -13,6 +14,19 @@ from reconciler.errors import SettingsError
 TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN"
 STORE_ENV = "BIGCOMMERCE_STORE_HASH"
 API_URL_ENV = "BIGCOMMERCE_API_URL"
+# Retry and timeout tuning; unset means the defaults of ClientSettings.
+TIMEOUT_ENV = "RECONCILER_HTTP_TIMEOUT"  # seconds one attempt may take to answer
+MAX_RETRIES_ENV = "RECONCILER_MAX_RETRIES"  # retries of one request after its first attempt
+MAX_RETRY_WAIT_ENV = "RECONCILER_MAX_RETRY_WAIT"  # seconds of waiting between attempts, in all
+BACKOFF_BASE_ENV = "RECONCILER_BACKOFF_BASE"  # seconds; the first retry's backoff
+
+# (variable, ClientSettings field, type, lowest, highest, what the value is)
+_TUNING: tuple[tuple[str, str, type, float, float, str], ...] = (
+    (TIMEOUT_ENV, "timeout", float, 0.001, 3600, "a number of seconds above 0, at most 3600"),
+    (MAX_RETRIES_ENV, "max_retries", int, 0, 100, "a whole number from 0 to 100"),
+    (MAX_RETRY_WAIT_ENV, "max_retry_wait", float, 0, 86400, "a number of seconds, 0 to 86400"),
+    (BACKOFF_BASE_ENV, "backoff_base", float, 0.001, 60, "a number of seconds above 0, at most 60"),
+)
 
 
 def resolve_store_hash(
@@ -28,6 +42,27 @@ def resolve_store_hash(
     return value.strip()
 
 
+def retry_settings(env: Mapping[str, str] | None = None) -> dict[str, float | int]:
+    """The retry and timeout tuning the environment sets (only the variables that are set)."""
+    env = os.environ if env is None else env
+    secret = env.get(TOKEN_ENV, "").strip()
+    found: dict[str, float | int] = {}
+    for name, key, kind, low, high, meaning in _TUNING:
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or not low <= value <= high:
+            # Echo the value to help, unless it is (or holds) the token pasted by mistake.
+            shown = "" if secret and secret in raw else f", not {raw!r:.24}"
+            raise SettingsError(f"{name} must be {meaning}{shown}")
+        found[key] = value
+    return found
+
+
 def client_settings(
     store_hash: str, env: Mapping[str, str] | None = None, **overrides: object
 ) -> ClientSettings:
@@ -39,4 +74,5 @@ def client_settings(
             "Customers: modify scope"
         )
     api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
-    return ClientSettings(store_hash=store_hash, token=token, api_url=api_url, **overrides)  # type: ignore[arg-type]
+    tuning: dict[str, object] = {**retry_settings(env), **overrides}
+    return ClientSettings(store_hash=store_hash, token=token, api_url=api_url, **tuning)  # type: ignore[arg-type]

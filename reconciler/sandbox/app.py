@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -132,6 +132,9 @@ class SandboxApp:
             self.in_flight += 1
             record["in_flight"] = self.in_flight
         try:
+            # The whole request is received before any delay, as a real server would: a
+            # client that goes away afterwards (killed, timed out) doesn't undo its request.
+            await request.body()
             if faults is not None and faults.config.jitter_ms:
                 await asyncio.sleep(faults.extra_latency())
             if faults is not None and fault in ("error", "429", "429_bare"):
@@ -139,6 +142,11 @@ class SandboxApp:
                 response = faults.refusal(fault, self._quota_headers())
             else:
                 response = await self._handle(request, record, admitted)
+        except ClientDisconnect:  # gone before its request was even received in full
+            record["status"] = 499
+            record["t_end"] = time.monotonic()
+            self._write_log(record)
+            return
         finally:
             if admitted:
                 self.in_flight -= 1

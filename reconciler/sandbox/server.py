@@ -16,6 +16,7 @@ import uvicorn
 
 from reconciler.errors import SettingsError
 from reconciler.sandbox.app import SandboxApp, SandboxConfig, create_app
+from reconciler.sandbox.faults import FaultConfig
 from reconciler.sandbox.store import SandboxStore
 
 
@@ -77,6 +78,10 @@ class SandboxServer:
     def reset_log(self) -> None:
         self.app.log.clear()
 
+    def set_faults(self, faults: FaultConfig | None) -> None:
+        """Inject these faults from the next request on (None: stop injecting)."""
+        self.app.set_faults(faults)
+
     def start(self) -> SandboxServer:
         sock = _bind("127.0.0.1", self._port)
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -123,6 +128,7 @@ def run_sandbox(
     log_file: Path | None = None,
     seed: SandboxStore | None = None,
     announce: Any = print,
+    faults: FaultConfig | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C. An existing state file wins over `seed`."""
     if state_file is not None and state_file.exists():
@@ -142,6 +148,7 @@ def run_sandbox(
         latency_ms=latency_ms,
         state_file=state_file,
         log_file=log_file,
+        faults=faults,
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
@@ -152,7 +159,8 @@ def run_sandbox(
         f"  export BIGCOMMERCE_API_URL=http://{shown}:{bound}\n"
         f"  export BIGCOMMERCE_STORE_HASH={store_hash}\n"
         f"  export BIGCOMMERCE_ACCESS_TOKEN={token}   # the sandbox's test token\n"
-        "Press Ctrl-C to stop."
+        + (f"Injecting faults: {faults.describe()}\n" if faults and faults.active else "")
+        + "Press Ctrl-C to stop."
     )
     logging.getLogger("reconciler.sandbox").setLevel(logging.INFO)
     _uvicorn(create_app(store, config)).run(sockets=[sock])
