@@ -13,6 +13,8 @@ PURE = [
     "reconciler.outcome",
     "reconciler.render.text",
     "reconciler.render.json",
+    "reconciler.render.markdown",
+    "reconciler.sources",
     "reconciler.render.apply_report",
 ]
 
