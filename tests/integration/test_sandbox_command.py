@@ -1,0 +1,80 @@
+"""`reconciler sandbox` as users run it: a separate process whose store persists."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def sandbox_process(workdir: Path, *args: str) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", *args],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        assert match, first + (proc.stderr.read() if proc.stderr else "")
+        yield match.group(0)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def cli(workdir: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "BIGCOMMERCE_API_URL": url,
+        "BIGCOMMERCE_STORE_HASH": "sandbox",
+        "BIGCOMMERCE_ACCESS_TOKEN": "sandbox-token",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_seeded_sandbox_state_survives_restarts(tmp_path: Path) -> None:
+    example = str(REPO / "segments.yaml.example")
+    with sandbox_process(tmp_path, "--seed-from", example, "--state", "store.json") as url:
+        planned = cli(tmp_path, url, "plan", "-f", example, "--detailed-exitcode")
+        assert planned.returncode == 2, planned.stderr
+        assert planned.stdout.splitlines()[-1].startswith("Plan: ")
+        applied = cli(tmp_path, url, "apply", "-f", example, "--auto-approve")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert (tmp_path / "store.json").exists()
+    # A new sandbox process on the same state file sees the applied store.
+    with sandbox_process(tmp_path, "--seed-from", example, "--state", "store.json") as url:
+        again = cli(tmp_path, url, "plan", "-f", example, "--detailed-exitcode")
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert again.stdout.splitlines()[-1] == "No changes."
+
+
+def test_sandbox_refuses_a_non_loopback_address(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "sandbox", "--host", "0.0.0.0", "--port", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "only listens on loopback" in result.stderr
