@@ -429,6 +429,7 @@ def sandbox(
         latency_ms=latency_ms,
         log_file=Path(log_file) if log_file else None,
         seed=seed,
+        announce=click.echo,  # flushes, so a supervising process sees the URL at once
     )
     return EXIT_OK
 
