@@ -234,8 +234,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--latency-ms", type=int, default=100, help="real API calls take 100+ ms")
-    ap.add_argument("--quota", type=int, default=100, help="requests per window (quota runs)")
-    ap.add_argument("--window-ms", type=int, default=1000)
+    ap.add_argument("--quota", type=int, default=250, help="requests per window (quota runs)")
+    ap.add_argument(
+        "--window-ms",
+        type=int,
+        default=5000,
+        help="real windows are 30 s; shorter here to save time",
+    )
     ap.add_argument("--offline-sizes", default="100000,1000000")
     ap.add_argument("--offline-only", action="store_true")
     ap.add_argument("--skip-naive", action="store_true")

@@ -174,13 +174,22 @@ class RequestStats:
 # ---- error bodies ------------------------------------------------------------------------
 
 
+_PARSED = "reconciler.json"  # where a response's parsed body is kept
+
+
 def _json_or_none(response: httpx.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
+    """The parsed body, or None; parsed once per response (pages are read several times:
+    status check, data, pagination), which matters at hundreds of pages."""
+    if _PARSED in response.extensions:
+        return response.extensions[_PARSED]
+    body = None
+    if response.content:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    response.extensions[_PARSED] = body
+    return body
 
 
 def _error_entries(body: Any) -> list[dict[str, Any]]:
