@@ -395,6 +395,39 @@ def apply(
     type=click.Path(dir_okay=False),
     help="Append one JSON line per request (never a header or the token).",
 )
+@click.option("--error-rate", type=float, default=0.0, help="Fraction of requests answered 5xx.")
+@click.option(
+    "--error-statuses", default="500,502,503", show_default=True, help="The 5xx codes to use."
+)
+@click.option(
+    "--rate-429", type=float, default=0.0, help="Fraction answered 429 with rate-limit headers."
+)
+@click.option(
+    "--rate-429-bare", type=float, default=0.0, help="Fraction answered 429 without them."
+)
+@click.option(
+    "--lost-response-rate",
+    type=float,
+    default=0.0,
+    help="Fraction handled (writes committed), then closed without a response.",
+)
+@click.option(
+    "--drop-rate", type=float, default=0.0, help="Fraction handled, then cut off mid-response."
+)
+@click.option(
+    "--slow-rate", type=float, default=0.0, help="Fraction handled, then answered after --slow-ms."
+)
+@click.option("--slow-ms", type=int, default=2000, show_default=True)
+@click.option("--jitter-ms", type=int, default=0, help="Random extra delay 0..MS per request.")
+@click.option("--fail-nth", default="", metavar="N,N,...", help="Requests (1-based) that fail.")
+@click.option(
+    "--nth-fault",
+    type=click.Choice(["error", "429", "429_bare", "lost", "drop", "slow"]),
+    default="error",
+    show_default=True,
+    help="How the --fail-nth requests fail.",
+)
+@click.option("--fault-seed", type=int, default=None, help="Seed for repeatable faults.")
 def sandbox(
     host: str,
     port: int,
@@ -406,11 +439,39 @@ def sandbox(
     window_ms: int,
     latency_ms: int,
     log_file: str | None,
+    error_rate: float,
+    error_statuses: str,
+    rate_429: float,
+    rate_429_bare: float,
+    lost_response_rate: float,
+    drop_rate: float,
+    slow_rate: float,
+    slow_ms: int,
+    jitter_ms: int,
+    fail_nth: str,
+    nth_fault: str,
+    fault_seed: int | None,
 ) -> int:
     """Run the local emulator of the BigCommerce segmentation API."""
     from reconciler.demo import seed_from_config
+    from reconciler.sandbox.faults import FaultConfig, parse_request_numbers, parse_statuses
     from reconciler.sandbox.server import run_sandbox
     from reconciler.sandbox.store import SandboxStore
+
+    faults = FaultConfig(
+        error_rate=error_rate,
+        error_statuses=parse_statuses(error_statuses),
+        rate_429=rate_429,
+        rate_429_bare=rate_429_bare,
+        lost_response_rate=lost_response_rate,
+        drop_mid_response_rate=drop_rate,
+        slow_rate=slow_rate,
+        slow_response_s=slow_ms / 1000,
+        jitter_ms=jitter_ms,
+        fail_nth=parse_request_numbers(fail_nth),
+        nth_fault=nth_fault,
+        seed=fault_seed,
+    )
 
     seed: SandboxStore | None = None
     if seed_config and not (state_file and Path(state_file).exists()):
@@ -429,6 +490,7 @@ def sandbox(
         latency_ms=latency_ms,
         log_file=Path(log_file) if log_file else None,
         seed=seed,
+        faults=faults,
         announce=click.echo,  # flushes, so a supervising process sees the URL at once
     )
     return EXIT_OK

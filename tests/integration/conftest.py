@@ -126,3 +126,6 @@ def sandbox(tmp_path: Path) -> Iterator[Store]:
     config = SandboxConfig(store_hash=STORE, token=TOKEN, latency_ms=5)
     with SandboxServer(store=SandboxStore(), config=config) as server:
         yield Store(server, tmp_path)
+        # Every integration test, whatever it asserts itself: never a DELETE without ids.
+        unsafe = [r for r in server.log if r["method"] == "DELETE" and (r["trap"] or r["ids"] < 1)]
+        assert not unsafe, f"a DELETE without ids was sent: {unsafe[0]}"

@@ -78,3 +78,21 @@ def test_sandbox_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "only listens on loopback" in result.stderr
+
+
+def test_fault_options_of_the_sandbox_command(tmp_path: Path) -> None:
+    example = str(REPO / "segments.yaml.example")
+    faults = ("--lost-response-rate", "0.15", "--error-rate", "0.1", "--fault-seed", "7")
+    with sandbox_process(tmp_path, "--seed-from", example, "--log", "log.jsonl", *faults) as url:
+        fast = {"RECONCILER_BACKOFF_BASE": "0.02", "RECONCILER_MAX_RETRIES": "12"}
+        os.environ.update(fast)
+        try:
+            applied = cli(tmp_path, url, "apply", "-f", example, "--auto-approve")
+            again = cli(tmp_path, url, "plan", "-f", example, "--detailed-exitcode")
+        finally:
+            for key in fast:
+                del os.environ[key]
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert again.returncode == 0, again.stdout + again.stderr
+    log = (tmp_path / "log.jsonl").read_text()
+    assert '"fault"' in log and "retrying" in applied.stderr
