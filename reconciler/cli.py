@@ -61,7 +61,12 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _use_color(no_color: bool) -> bool:
-    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    return (
+        not no_color
+        and "NO_COLOR" not in os.environ
+        and not _in_github_actions()  # CI logs keep escape codes as noise
+        and sys.stdout.isatty()
+    )
 
 
 def _in_github_actions() -> bool:
