@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,12 +28,14 @@ from jsonschema.exceptions import ValidationError
 from reconciler.errors import ConfigError
 from reconciler.model import (
     UUID_RE,
+    CustomerRef,
     DesiredSegment,
     DesiredState,
     Location,
     PartialSafety,
     Problem,
     SafetyPolicy,
+    normalize_email,
     normalize_uuid,
 )
 from reconciler.yamlsource import Pos, Source, YList, YMap, read_yaml
@@ -65,6 +68,10 @@ MAX_PROFILE_PROBLEMS = 50
 MAX_PROBLEMS = 1000
 
 _UUID_MATCH = UUID_RE.fullmatch
+# The schema's pattern for a member's email: one '@', no spaces, no commas (a comma would
+# split the API's email:in filter).
+_EMAIL_MATCH = re.compile(r"^[^@\s,]+@[^@\s,]+$").fullmatch
+MEMBER_KEYS = ("customer_id", "email")
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -141,12 +148,19 @@ def config_digest(state: DesiredState) -> str:
                     "min_members_for_guard": count(s.safety.min_members_for_guard),
                 },
                 "profiles": _sorted_normalised(s.profiles),
+                # Only when used, so a UUID-only config keeps the digest it always had.
+                **({"customers": _sorted_refs(s.customers)} if s.customers else {}),
             }
             for s in state.segments
         ],
     }
     data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _sorted_refs(refs: Iterable[CustomerRef]) -> list[list[Any]]:
+    keys = {("customer_id", r.customer_id) if r.email is None else ("email", r.email) for r in refs}
+    return sorted(([k, v] for k, v in keys), key=lambda kv: (kv[0], str(kv[1])))
 
 
 def _sorted_normalised(profiles: frozenset[str]) -> list[str]:
@@ -409,11 +423,15 @@ def _explain(error: ValidationError, path: tuple[Any, ...], root: YMap) -> list[
 # --- segment-level checks -----------------------------------------------------------------
 
 
-def _check_segments(root: YMap, src: Source) -> dict[int, frozenset[str]]:
-    """Checks that span items: duplicate segments, profile ids, duplicate profiles.
-    Returns the normalised membership of each segment whose list was usable."""
+Members = tuple[frozenset[str], tuple[CustomerRef, ...]]
+
+
+def _check_segments(root: YMap, src: Source) -> dict[int, Members]:
+    """Checks that span items: duplicate segments, members, duplicate members.
+    Returns the normalised membership of each segment whose list was usable: profile
+    UUIDs, and the customers named by id or email."""
     segments = root.get("segments")
-    profiles: dict[int, frozenset[str]] = {}
+    profiles: dict[int, Members] = {}
     _check_finite(root.get("safety"), "the file-level safety block", src)
     if not isinstance(segments, YList):
         return profiles
@@ -465,24 +483,92 @@ def _check_finite(block: Any, where: str, src: Source) -> None:
             )
 
 
-def _check_profiles(items: YList, label: str, src: Source) -> frozenset[str] | None:
-    """Validate and normalise one membership list. The common case (all valid, no
-    duplicates) runs entirely in C loops; only a list with findings is walked in Python."""
+def _check_profiles(items: YList, label: str, src: Source) -> Members | None:
+    """Validate and normalise one membership list. The common case (all UUIDs, no
+    duplicates) runs entirely in C loops; only a list with findings or customer entries
+    is walked in Python."""
     if items.all_uuids:  # the reader already matched every item against UUID_RE
         # Reuse the strings when they are already lower-case: saves a copy of every id.
         lowered = all(map(str.islower, items))
         members = frozenset(items) if lowered else frozenset(map(str.lower, items))
         if len(members) == len(items):
-            return members
+            return members, ()
     return _check_profiles_slowly(items, label, src)
 
 
-def _check_profiles_slowly(items: YList, label: str, src: Source) -> frozenset[str] | None:
+def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
+    """A `{customer_id: N}` or `{email: ADDRESS}` entry, or None after reporting why not."""
+    keys = [k for k in item if not _is_token_key(k)]  # token keys are reported already
+    unknown = [k for k in keys if k not in MEMBER_KEYS]
+    for key in unknown:
+        hint = difflib.get_close_matches(key, MEMBER_KEYS, n=1)
+        guess = f"; did you mean '{hint[0]}'?" if hint else ""
+        src.error(
+            f"unknown key '{key}' in a member (allowed: customer_id, email){guess}",
+            item.key_pos[key],
+        )
+    known = [k for k in keys if k in MEMBER_KEYS]
+    if unknown:
+        return None
+    if len(known) != 1:
+        src.error(
+            "a member mapping names exactly one of customer_id or email"
+            + (", not both" if known else ""),
+            item.pos,
+        )
+        return None
+    key = known[0]
+    value, pos = item[key], item.value_pos[key]
+    if key == "customer_id":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            shown = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+            src.error(
+                f"customer_id must be a whole number of 1 or more, not {shown or _kind(value)}",
+                pos,
+            )
+            return None
+        return CustomerRef(customer_id=value, location=src.at(pos))
+    if not isinstance(value, str) or not _EMAIL_MATCH(value.strip()):
+        shown = _short(value) if isinstance(value, str) else _kind(value)
+        src.error(f"{shown} is not a valid email address", pos)
+        return None
+    return CustomerRef(email=normalize_email(value), location=src.at(pos))
+
+
+def _check_profiles_slowly(items: YList, label: str, src: Source) -> Members | None:
     first_seen: dict[str, int] = {}
-    warned: set[str] = set()
-    bad = 0
+    refs: dict[tuple[str, object], CustomerRef] = {}
+    warned: set[object] = set()
+    bad = bad_refs = 0
+
+    def duplicate(key: object, what: str, first: int, pos: tuple[int, int]) -> None:
+        if key in warned:
+            return
+        warned.add(key)  # one warning per member, however often it repeats
+        if len(warned) <= MAX_PROFILE_PROBLEMS:
+            src.problems.append(
+                Problem(
+                    f"{what} is listed more than once in {label} (first at line "
+                    f"{first}); it counts once",
+                    src.at(pos),
+                    severity="warning",
+                )
+            )
+
     for index, item in enumerate(items):
         pos = items.item_pos(index)
+        if isinstance(item, YMap):
+            ref = _member_ref(item, src)
+            if ref is None:
+                bad_refs += 1  # reported by _member_ref, outside the cap on bad ids
+                continue
+            ref_key = ("email", ref.email) if ref.email is not None else ("id", ref.customer_id)
+            if ref_key in refs:
+                first = refs[ref_key].location
+                duplicate(ref_key, ref.label, first.line if first else 0, pos)
+            else:
+                refs[ref_key] = ref
+            continue
         if not (isinstance(item, str) and _UUID_MATCH(item)):
             bad += 1
             if bad <= MAX_PROFILE_PROBLEMS:
@@ -491,17 +577,8 @@ def _check_profiles_slowly(items: YList, label: str, src: Source) -> frozenset[s
         key = item.lower()
         if key not in first_seen:
             first_seen[key] = pos[0]
-        elif key not in warned:
-            warned.add(key)  # one warning per profile, however often it repeats
-            if len(warned) <= MAX_PROFILE_PROBLEMS:
-                src.problems.append(
-                    Problem(
-                        f"profile {key} is listed more than once in {label} (first at line "
-                        f"{first_seen[key]}); it counts once",
-                        src.at(pos),
-                        severity="warning",
-                    )
-                )
+        else:
+            duplicate(key, f"profile {key}", first_seen[key], pos)
     if bad > MAX_PROFILE_PROBLEMS:
         src.error(
             f"{label}: {bad - MAX_PROFILE_PROBLEMS} more invalid shopper profile ids not shown",
@@ -515,14 +592,17 @@ def _check_profiles_slowly(items: YList, label: str, src: Source) -> frozenset[s
                 severity="warning",
             )
         )
-    return None if bad else frozenset(first_seen)
+    return None if bad or bad_refs else (frozenset(first_seen), tuple(refs.values()))
 
 
 def _bad_profile_message(item: Any) -> str:
     if item is None:
         return "empty entry in shopper_profiles; expected a shopper profile UUID"
-    if isinstance(item, dict | list):
-        return f"a shopper profile must be a UUID, not {_kind(item)}"
+    if isinstance(item, list):
+        return (
+            "a member must be a shopper profile UUID, {customer_id: N} or {email: ADDRESS}, "
+            f"not {_kind(item)}"
+        )
     if isinstance(item, str):
         return f"{_short(item)} is not a valid shopper profile UUID"
     return f"{_short(item)} is not a valid shopper profile UUID (it is {_kind(item)})"
@@ -542,21 +622,24 @@ def _safety_values(block: Any) -> tuple[float | None, int | None]:
     )
 
 
-def _to_state(root: YMap, profiles: dict[int, frozenset[str]], file: str) -> DesiredState:
+def _to_state(root: YMap, profiles: dict[int, Members], file: str) -> DesiredState:
     """Only called on a file with no errors, so every value has its schema type."""
     percent, minimum = _safety_values(root.get("safety"))
     base = PartialSafety(percent, minimum).over(SafetyPolicy())
     segments: list[DesiredSegment] = []
     for index, seg in enumerate(_iter_maps(root["segments"])):
         seg_id = seg.get("id")
+        uuids, customers = profiles[index]
         segments.append(
             DesiredSegment(
                 name=seg.get("name"),
                 id=normalize_uuid(seg_id) if seg_id is not None else None,
-                profiles=profiles[index],
+                profiles=uuids,
                 prune=seg.get("prune", True),
+                description=seg.get("description"),
                 safety=PartialSafety(*_safety_values(seg.get("safety"))),
                 location=Location(file, *seg.pos),
+                customers=customers,
             )
         )
     return DesiredState(

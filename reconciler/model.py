@@ -81,9 +81,30 @@ class PartialSafety:
         )
 
 
+def normalize_email(value: str) -> str:
+    """Emails compare case-insensitively; lower-case is the one canonical form."""
+    return value.strip().lower()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRef:
+    """A member named by its customer rather than its shopper profile: exactly one of
+    `customer_id` and `email` (normalised, lower-case) is set."""
+
+    customer_id: int | None = None
+    email: str | None = None
+    location: Location | None = None
+
+    @property
+    def label(self) -> str:
+        return f"customer {self.customer_id}" if self.customer_id is not None else str(self.email)
+
+
 @dataclass(frozen=True, slots=True)
 class DesiredSegment:
-    """One declared segment. `id` (normalised) wins over `name` as identity when given."""
+    """One declared segment. `id` (normalised) wins over `name` as identity when given.
+    `profiles` are the members listed by UUID, `customers` those listed by customer id or
+    email; the plan resolves the latter to profiles. `description` None means unmanaged."""
 
     name: str | None
     id: str | None
@@ -92,6 +113,7 @@ class DesiredSegment:
     description: str | None = None
     safety: PartialSafety = field(default_factory=PartialSafety)
     location: Location | None = None
+    customers: tuple[CustomerRef, ...] = ()
 
     @property
     def label(self) -> str:
@@ -114,13 +136,25 @@ class LiveSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class Customer:
+    """A registered customer as GET /customers reports it; `profile_id` None: no shopper
+    profile yet."""
+
+    id: int
+    email: str
+    profile_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LiveState:
     """What the store holds: every segment (for name lookup) and the members of the
-    segments that were read, plus profile -> customer id where the API said so."""
+    segments that were read, plus profile -> customer id where the API said so, and the
+    customers the config names (looked up by id or email; absent ones do not exist)."""
 
     segments: tuple[LiveSegment, ...]
     members: Mapping[str, frozenset[str]]
     customer_ids: Mapping[str, int] = field(default_factory=dict)
+    customers: Mapping[int, Customer] = field(default_factory=dict)
 
     def by_id(self) -> dict[str, LiveSegment]:
         return {s.id: s for s in self.segments}

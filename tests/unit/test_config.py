@@ -305,7 +305,9 @@ def test_invalid_profile_ids_each_point_at_their_own_line(tmp_path: Path) -> Non
     assert [(e.location.line if e.location else 0) for e in errors] == [6, 7, 8]
     assert errors[0].message == "'not-a-uuid' is not a valid shopper profile UUID"
     assert "12 is not a valid shopper profile UUID" in errors[1].message
-    assert "must be a UUID, not a list" in errors[2].message
+    assert "must be a shopper profile UUID, {customer_id: N} or {email: ADDRESS}, not a list" in (
+        errors[2].message
+    )
 
 
 def test_a_million_bad_ids_do_not_become_a_million_messages(tmp_path: Path) -> None:

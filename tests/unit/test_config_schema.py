@@ -61,14 +61,33 @@ def test_every_property_has_a_title_and_a_description_for_editors() -> None:
 
 def test_every_mapping_rejects_unknown_keys() -> None:
     found = list(objects(load_schema()))
-    assert len(found) == 3  # top level, safety, segment
+    assert len(found) == 5  # top level, safety, segment, member by customer id / by email
     for obj in found:
         assert obj.get("additionalProperties") is False
 
 
-def test_segments_have_no_description_key_yet() -> None:
+def test_segments_have_a_managed_description() -> None:
     segment = load_schema()["$defs"]["segment"]
-    assert "description" not in segment["properties"]
+    assert segment["properties"]["description"]["type"] == "string"
+
+
+@pytest.mark.parametrize(
+    ("member", "valid"),
+    [
+        ({"customer_id": 42}, True),
+        ({"email": "jane@example.com"}, True),
+        ({"customer_id": 0}, False),
+        ({"customer_id": "42"}, False),
+        ({"email": "jane"}, False),
+        ({"email": "a,b@example.com"}, False),
+        ({"customer_id": 1, "email": "a@b.c"}, False),
+        ({"custmer_id": 1}, False),
+        ({}, False),
+    ],
+)
+def test_the_schema_accepts_customers_as_members(member: dict[str, Any], valid: bool) -> None:
+    doc = {"version": 1, "segments": [{"name": "x", "shopper_profiles": [member]}]}
+    assert Draft202012Validator(load_schema()).is_valid(doc) is valid
 
 
 @pytest.mark.parametrize(
