@@ -1,9 +1,31 @@
 """The sandbox's HTTP surface: the endpoints reconciler uses, with the API's rules.
 
-Every request goes through `SandboxApp.__call__`, which enforces auth, the in-flight
-limit and the rate quota, adds the rate-limit headers, injects the configured faults
-(see faults.py) and records one log entry (never a header, so never the token).
-Handlers only see admitted requests."""
+Every request goes through `SandboxApp.__call__`, which enforces the in-flight limit, the
+rate quota and auth, adds the rate-limit headers, injects the configured faults (see
+faults.py) and records one log entry (never a header, so never the token). Handlers only
+see admitted requests.
+
+Choices where BigCommerce's documentation is silent (a client must cope with the others):
+- Order of the gates: in-flight limit and quota (429) first, then auth (401), then the
+  store hash (404), then routing (404/405), then the handler.
+- Every request costs one unit of the quota, refused ones (429, 401, 404) included, as the
+  rate-limit guide says of the real API; a 429 for the quota carries `X-Retry-After`
+  (whole seconds, rounded up), a 429 for the in-flight limit does not.
+- In-flight: a request counts from its arrival until its response is ready; one arriving
+  while `max_in_flight` are being handled gets 429 and changes nothing. The log records
+  the count at arrival including the request itself (so a refused one shows 11).
+- Empty collections answer `total_pages: 0` (as the customers spec's example does) with
+  `current_page` echoing the page asked for; a page past the end is empty, not an error.
+- PUT /segments with an unknown id: 404, nothing updated. Renaming onto an existing name:
+  409 in the conflict shape, nothing updated.
+- POST /segments/{id}/shopper-profiles: 409 (any already-member) is atomic; 422 (unknown or
+  malformed ids) is a partial success that adds the valid ids. With both kinds in one
+  batch, 409 wins and nothing is added. An id given twice in one batch is added once.
+- Bad JSON or a body of the wrong type: 400. A well-formed but unacceptable body: 422.
+- `id:in` accepts both `id:in=a,b` and the exploded `id:in=a&id:in=b`. A DELETE whose
+  `id:in` is missing or holds no id deletes EVERYTHING in scope, like the real API; the log
+  marks it `trap: true` and a warning is logged.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +52,18 @@ log = logging.getLogger("reconciler.sandbox")
 
 MAX_ADD = 50
 ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
+# Fields every v3 customer carries; the store keeps only the ones reconciler reads.
+CUSTOMER_DEFAULTS: dict[str, Any] = {
+    "company": "",
+    "phone": "",
+    "notes": "",
+    "registration_ip_address": "",
+    "tax_exempt_category": "",
+    "customer_group_id": 0,
+    "address_count": 0,
+    "attribute_count": 0,
+    "accepts_product_review_abandoned_cart_emails": False,
+}
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
@@ -117,7 +151,8 @@ class SandboxApp:
             "query": parse_qs(request.url.query, keep_blank_values=True),
             "status": 0,
             "ids": 0,
-            "in_flight": self.in_flight,
+            # at arrival, counting this request: a refused one shows max_in_flight + 1
+            "in_flight": self.in_flight + 1,
             "trap": False,
             "t_start": t_start,
             "t_end": t_start,
@@ -130,7 +165,6 @@ class SandboxApp:
         admitted = self.in_flight < self.config.max_in_flight
         if admitted:
             self.in_flight += 1
-            record["in_flight"] = self.in_flight
         try:
             # The whole request is received before any delay, as a real server would: a
             # client that goes away afterwards (killed, timed out) doesn't undo its request.
@@ -164,8 +198,12 @@ class SandboxApp:
                 await asyncio.sleep(faults.config.slow_response_s)
             await response(scope, receive, send)
 
+    @property
+    def quota(self) -> int:
+        return 10_000_000 if self.config.quota is None else self.config.quota
+
     def _quota_headers(self) -> dict[str, str]:
-        quota = self.config.quota or 10_000_000
+        quota = self.quota
         window = self.config.window_ms / 1000
         now_ = time.monotonic()
         if now_ - self._window_start >= window:
@@ -182,7 +220,7 @@ class SandboxApp:
 
     async def _handle(self, request: Request, record: dict[str, Any], admitted: bool) -> Response:
         headers = self._quota_headers()
-        quota = self.config.quota or 10_000_000
+        quota = self.quota
         over_quota = self._window_used >= quota
         self._window_used += 1  # every request costs a unit, refused ones too
         headers["X-Rate-Limit-Requests-Left"] = str(max(0, quota - self._window_used))
@@ -211,11 +249,16 @@ class SandboxApp:
                     break
             else:
                 known = any(p.match(sub) for _, p, _ in self.routes)
-                status = 405 if known else 404
-                response = JSONResponse(error_body(status, "Not found"), status)
+                if known:
+                    response = JSONResponse(error_body(405, "Method not allowed."), 405)
+                else:
+                    response = JSONResponse(error_body(404, "Not found."), 404)
         except ApiError as exc:
             body = exc.body if exc.body is not None else error_body(exc.status, exc.title)
             response = JSONResponse(body, exc.status)
+        except Exception:  # a sandbox bug: answer like the API would, and say so loudly
+            log.exception("sandbox error handling %s %s", request.method, path)
+            response = JSONResponse(error_body(500, "Internal server error."), 500)
         response.headers.update(headers)
         return response
 
@@ -294,25 +337,28 @@ class SandboxApp:
         ids = self._id_in(request, record)
         with self.store.lock:
             items = list(self.store.segments.values())
-        if ids is not None:
-            wanted = {i.lower() for i in ids}
-            items = [s for s in items if s["id"] in wanted]
-        return self._page(request, items)
+            if ids is not None:
+                wanted = {i.lower() for i in ids}
+                items = [s for s in items if s["id"] in wanted]
+            return self._page(request, items)
 
     async def create_segments(self, request: Request, record: dict[str, Any]) -> Response:
         body = await self._json(request)
         if not isinstance(body, list) or not body:
             raise ApiError(422, "The body must be a non-empty array of segments.")
+        for i, item in enumerate(body):
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise ApiError(422, f"Segment {i} needs a name (a string).")
+            if not isinstance(item.get("description", ""), str):
+                raise ApiError(422, f"The description of segment {i} must be a string.")
         with self.store.lock:
             names = {s["name"] for s in self.store.segments.values()}
             errors = {}
             for i, item in enumerate(body):
-                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                    raise ApiError(422, f"Segment {i} needs a name.")
                 if item["name"] in names:
                     errors[str(i)] = f"A segment named `{item['name']}` already exists."
                 names.add(item["name"])
-            if errors:
+            if errors:  # atomic: none of the batch is created
                 raise ApiError(
                     409,
                     "",
@@ -321,7 +367,7 @@ class SandboxApp:
                     ),
                 )
             if len(self.store.segments) + len(body) > MAX_SEGMENTS:
-                raise ApiError(422, "A store can have at most 1000 segments.")
+                raise ApiError(422, f"A store can have at most {MAX_SEGMENTS} segments.")
             created = [
                 self.store.add_segment(i["name"], i.get("description", "") or "") for i in body
             ]
@@ -332,18 +378,40 @@ class SandboxApp:
         body = await self._json(request)
         if not isinstance(body, list) or not body:
             raise ApiError(422, "The body must be a non-empty array of segments.")
+        for i, item in enumerate(body):
+            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+                raise ApiError(422, f"Segment {i} needs an id.")
+            for key in ("name", "description"):
+                if key in item and not isinstance(item[key], str):
+                    raise ApiError(422, f"The {key} of segment {i} must be a string.")
         with self.store.lock:
+            # Check the whole batch first, so a refused batch changes nothing.
             for item in body:
-                if not isinstance(item, dict) or str(item.get("id", "")).lower() not in (
-                    self.store.segments
-                ):
-                    raise ApiError(
-                        404,
-                        f"Segment {item.get('id') if isinstance(item, dict) else item} not found.",
-                    )
+                if item["id"].lower() not in self.store.segments:
+                    raise ApiError(404, f"Segment {item['id']} not found.")
+            names = {sid: s["name"] for sid, s in self.store.segments.items()}
+            for item in body:
+                if "name" in item:
+                    names[item["id"].lower()] = item["name"]
+            taken: dict[str, int] = {}
+            for name in names.values():
+                taken[name] = taken.get(name, 0) + 1
+            errors = {
+                str(i): f"A segment named `{item['name']}` already exists."
+                for i, item in enumerate(body)
+                if "name" in item and taken[item["name"]] > 1
+            }
+            if errors:
+                raise ApiError(
+                    409,
+                    "",
+                    batch_error(
+                        409, "Cannot have multiple segments with the same name.", errors, len(body)
+                    ),
+                )
             updated = []
             for item in body:
-                seg = self.store.segments[str(item["id"]).lower()]
+                seg = self.store.segments[item["id"].lower()]
                 for key in ("name", "description"):
                     if key in item:
                         seg[key] = item[key]
@@ -354,14 +422,10 @@ class SandboxApp:
 
     async def delete_segments(self, request: Request, record: dict[str, Any]) -> Response:
         ids = self._id_in(request, record)
-        with self.store.lock:
-            if not ids:
-                record["trap"] = True
-                log.warning("DELETE /segments without id:in: every segment deleted")
-                ids = list(self.store.segments)
-            for sid in ids:
-                self.store.segments.pop(sid.lower(), None)
-                self.store.memberships.pop(sid.lower(), None)
+        if not ids:
+            record["trap"] = True
+            log.warning("DELETE /segments without id:in: EVERY segment is deleted")
+        self.store.delete_segments(ids or None)
         self._saved()
         return Response(status_code=204)
 
@@ -371,7 +435,7 @@ class SandboxApp:
             self._segment(sid)
             ids = list(self.store.memberships[sid.lower()])
             profiles = self.store.profiles
-        return self._page(request, ids, lambda pid: dict(profiles[pid]))
+            return self._page(request, ids, lambda pid: dict(profiles[pid]))
 
     async def add_members(self, request: Request, record: dict[str, Any], sid: str) -> Response:
         body = await self._json(request)
@@ -389,7 +453,8 @@ class SandboxApp:
             for i, pid in enumerate(body):
                 key = pid.lower() if isinstance(pid, str) else None
                 if key is None or not UUID_RE.match(key) or key not in self.store.profiles:
-                    unknown[str(i)] = f"Shopper profile `{pid}` does not exist."
+                    shown = pid if isinstance(pid, str) else json.dumps(pid)
+                    unknown[str(i)] = f"Shopper profile `{shown}` does not exist."
                 elif key in members:
                     conflicts[str(i)] = (
                         f"Shopper profile `{key}` already exists for segment `{seg['id']}`."
@@ -427,25 +492,24 @@ class SandboxApp:
         ids = self._id_in(request, record)
         with self.store.lock:
             seg = self._segment(sid)
-            members = self.store.memberships[seg["id"]]
             if not ids:
                 # The real API's trap, emulated faithfully so a client bug shows in tests.
                 record["trap"] = True
+                removed = self.store.remove_members(seg["id"], None)
                 log.warning(
-                    "DELETE without id:in emptied segment %s (%d members)", seg["id"], len(members)
+                    "DELETE without id:in EMPTIED segment %s (%d members removed)",
+                    seg["id"],
+                    removed,
                 )
-                members.clear()
             else:
-                for pid in ids:
-                    members.pop(pid.lower(), None)
+                self.store.remove_members(seg["id"], ids)
         self._saved()
         return Response(status_code=204)
 
     # --- shopper profiles and customers ----------------------------------------------
     async def list_profiles(self, request: Request, record: dict[str, Any]) -> Response:
         with self.store.lock:
-            items = [dict(p) for p in self.store.profiles.values()]
-        return self._page(request, items)
+            return self._page(request, list(self.store.profiles.values()))
 
     async def create_profiles(self, request: Request, record: dict[str, Any]) -> Response:
         body = await self._json(request)
@@ -454,12 +518,19 @@ class SandboxApp:
         with self.store.lock:
             errors: dict[str, str] = {}
             conflicts: dict[str, str] = {}
+            seen: dict[int, None] = {}  # an ordered set: profiles come back in body order
             for i, item in enumerate(body):
                 cid = item.get("customer_id") if isinstance(item, dict) else None
-                if not isinstance(cid, int) or cid not in self.store.customers:
+                if isinstance(cid, float) and cid.is_integer():
+                    cid = int(cid)  # the spec types customer_id as a number
+                if isinstance(cid, bool) or not isinstance(cid, int):
+                    errors[str(i)] = f"Customer `{json.dumps(cid)}` does not exist."
+                elif cid not in self.store.customers:
                     errors[str(i)] = f"Customer `{cid}` does not exist."
-                elif self.store.profile_of(cid) is not None:
+                elif cid in seen or self.store.profile_of(cid) is not None:
                     conflicts[str(i)] = f"Customer `{cid}` already has a shopper profile."
+                else:
+                    seen[cid] = None
             if conflicts:
                 raise ApiError(
                     409,
@@ -477,46 +548,52 @@ class SandboxApp:
                     "",
                     batch_error(422, "Unable to create shopper profiles.", errors, len(body)),
                 )
-            created = [self.store.add_profile(item["customer_id"]) for item in body]
+            created = [self.store.add_profile(cid) for cid in seen]
         self._saved()
         return JSONResponse({"data": created, "meta": {}}, 201)
 
     async def delete_profiles(self, request: Request, record: dict[str, Any]) -> Response:
         ids = self._id_in(request, record)
-        with self.store.lock:
-            if not ids:
-                record["trap"] = True
-                log.warning("DELETE /shopper-profiles without id:in: every profile deleted")
-                ids = list(self.store.profiles)
-            for pid in ids:
-                self.store.profiles.pop(pid.lower(), None)
-                for members in self.store.memberships.values():
-                    members.pop(pid.lower(), None)
+        if not ids:
+            record["trap"] = True
+            log.warning("DELETE /shopper-profiles without id:in: EVERY profile is deleted")
+        self.store.delete_profiles(ids or None)
         self._saved()
         return Response(status_code=204)
 
     async def list_customers(self, request: Request, record: dict[str, Any]) -> Response:
-        ids = self._id_in(request, record)
-        emails = self._id_in(request, record, "email:in")
+        id_values = record["query"].get("id:in")
+        ids: set[int] | None = None
+        if id_values is not None:
+            parts = [v.strip() for value in id_values for v in value.split(",") if v.strip()]
+            if not all(p.isdigit() for p in parts):
+                raise ApiError(422, "The id:in filter takes customer ids (integers).")
+            ids = {int(p) for p in parts}
+            record["ids"] = len(parts)
+        email_values = record["query"].get("email:in")
+        emails = None
+        if email_values is not None:
+            emails = [e.strip() for value in email_values for e in value.split(",") if e.strip()]
         include = {part for v in record["query"].get("include", []) for part in v.split(",")}
         with self.store.lock:
             items = list(self.store.customers.values())
             if ids is not None:
-                wanted = {i for i in ids if i.isdigit()}
-                items = [c for c in items if str(c["id"]) in wanted]
+                items = [c for c in items if c["id"] in ids]
             if emails is not None:
                 wanted_emails = {e.lower() for e in emails}
                 items = [c for c in items if c["email"].lower() in wanted_emails]
-            out = []
-            for c in items:
-                row = dict(c)
-                profile = self.store.profile_of(c["id"])
+            store = self.store
+
+            def render(customer: dict[str, Any]) -> dict[str, Any]:
+                row = {**CUSTOMER_DEFAULTS, **customer}
+                profile = store.profile_of(customer["id"])
                 if "shopper_profile_id" in include:
                     row["shopper_profile_id"] = profile["id"] if profile else None
                 if "segment_ids" in include:
-                    row["segment_ids"] = self.store.segments_of(profile["id"]) if profile else []
-                out.append(row)
-        return self._page(request, out)
+                    row["segment_ids"] = store.segments_of(profile["id"]) if profile else []
+                return row
+
+            return self._page(request, items, render)
 
 
 def create_app(store: SandboxStore, config: SandboxConfig | None = None) -> SandboxApp:

@@ -137,7 +137,12 @@ def test_in_flight_limit_answers_429_beyond_ten() -> None:
 
     statuses = asyncio.run(burst())
     assert statuses.count(200) == 10 and statuses.count(429) == 4
-    assert max(r["in_flight"] for r in app.log) == 10
+    served = [r for r in app.log if r["status"] == 200]
+    refused = [r for r in app.log if r["status"] == 429]
+    assert max(r["in_flight"] for r in served) == 10
+    # recorded at arrival including itself: the client had 11+ requests out
+    assert {r["in_flight"] for r in refused} == {11}
+    assert app.in_flight == 0
 
 
 def test_quota_headers_and_429_when_spent() -> None:
