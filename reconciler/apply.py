@@ -1,6 +1,11 @@
 """Runs a Plan through the client.
 
 Order and guarantees:
+- first the setup: segments to create (POST /segments) and to update (PUT /segments),
+  then the shopper profiles to create (POST /shopper-profiles), each in bulk requests of
+  at most 50; the plan is then "materialised": created segments get their ids, new
+  profiles join the adds. A segment that could not be created, or a customer whose
+  profile could not be created, fails only its own changes;
 - adds before removes; every batch at most 50 adds, removals in bounded `id:in` chunks;
 - a worker pool as wide as the client's in-flight limit, so a stop request (Ctrl-C)
   stops dispatching at once while in-flight requests finish;
@@ -15,10 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from reconciler.client import BigCommerceClient, chunk_adds, chunk_removals
+from reconciler.customers import lookup_customers
 from reconciler.errors import (
     ApiError,
     AuthenticationError,
@@ -28,15 +35,32 @@ from reconciler.errors import (
     ReconcilerError,
     UnprocessableError,
 )
-from reconciler.live import read_members
+from reconciler.live import read_members, read_segments
 from reconciler.model import is_uuid, normalize_uuid
-from reconciler.outcome import Action, ApplyResult, ChangeResult, Progress, Status, Verification
+from reconciler.outcome import (
+    Action,
+    ApplyResult,
+    ChangeResult,
+    Progress,
+    SetupKind,
+    SetupResult,
+    Status,
+    Verification,
+)
 from reconciler.plan import Plan, SegmentPlan
 
 log = logging.getLogger("reconciler.apply")
 
 # Re-read rounds after conflicts; each round only sends what is still missing.
 MAX_ADD_ROUNDS = 3
+# Items per bulk request when creating or updating segments and creating profiles: the
+# documented size of the API's other bulk writes.
+SETUP_BATCH = 50
+T = TypeVar("T")
+
+
+def _chunks(items: Sequence[T], size: int = SETUP_BATCH) -> list[list[T]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +102,27 @@ class Applier:
         self._reread: set[str] = set()
         self._done = 0
         self._total = 0
+        self._changed: tuple[SegmentPlan, ...] = ()
+        self._setup: dict[tuple[SetupKind, str], SetupResult] = {}
 
-    def _record(self, batch: _Batch, pid: str, status: Status, reason: str | None = None) -> None:
-        key = (batch.seg.segment_id, batch.action, pid)
+    def _record(
+        self,
+        batch: _Batch,
+        pid: str,
+        status: Status,
+        reason: str | None = None,
+        customer_id: int | None = None,
+    ) -> None:
+        key = (batch.seg.key, batch.action, pid)
         self.result.changes[key] = ChangeResult(
-            batch.seg.segment_id, batch.seg.name, batch.action, pid, status, reason
+            batch.seg.key, batch.seg.name, batch.action, pid, status, reason, customer_id
         )
 
     async def run(self) -> ApplyResult:
-        changed = self.plan.changed
+        materialised = await self._prepare()
+        # A segment that could not be created has no id: its adds were recorded as failed.
+        changed = tuple(s for s in materialised.changed if s.segment_id is not None)
+        self._changed = changed
         for seg in changed:  # everything starts as not attempted; batches overwrite it
             for pid in seg.add:
                 self._record(_Batch(seg, "add", ()), pid, "not_attempted")
@@ -133,14 +169,14 @@ class Applier:
     async def _send(self, batch: _Batch) -> None:
         try:
             if batch.action == "add":
-                await self.client.add_members(batch.seg.segment_id, batch.ids)
+                await self.client.add_members(batch.seg.key, batch.ids)
             else:
-                await self.client.remove_members(batch.seg.segment_id, batch.ids)
+                await self.client.remove_members(batch.seg.key, batch.ids)
         except ConflictError as exc:
             # Some are members already; the API doesn't say whether the rest landed.
             for pid in _ids_named(exc.item_errors, batch.ids):
                 self._record(batch, pid, "already")
-            self._reread.add(batch.seg.segment_id)
+            self._reread.add(batch.seg.key)
             return
         except UnprocessableError as exc:
             named = _ids_named(exc.item_errors, batch.ids)
@@ -150,7 +186,7 @@ class Applier:
                 elif not named:
                     self._record(batch, pid, "failed", exc.message)
             if batch.action == "add" and len(named) < len(batch.ids):
-                self._reread.add(batch.seg.segment_id)  # partial success: find what landed
+                self._reread.add(batch.seg.key)  # partial success: find what landed
             return
         except (AuthenticationError, PermissionDeniedError) as exc:
             self.result.fatal = exc  # every later request would fail the same way
@@ -170,7 +206,7 @@ class Applier:
             self._record(batch, pid, "failed", reason)
 
     async def _missing_after_reread(self) -> list[_Batch]:
-        segs = {s.segment_id: s for s in self.plan.changed if s.segment_id in self._reread}
+        segs = {s.key: s for s in self._changed if s.key in self._reread}
         self._reread = set()
         try:
             members, _ = await read_members(self.client, segs)
@@ -198,41 +234,192 @@ class Applier:
             c.segment_id for c in self.result.changes.values() if c.status != "not_attempted"
         }
         troubled = {c.segment_id for c in self.result.changes.values() if c.status != "applied"}
-        segs = [s for s in changed if s.segment_id in touched]
+        segs = [s for s in changed if s.key in touched]
         try:
             counts = await asyncio.gather(
-                *(
-                    self.client.count_segment_members(s.segment_id)
-                    for s in segs
-                    if s.segment_id not in troubled
-                )
+                *(self.client.count_segment_members(s.key) for s in segs if s.key not in troubled)
             )
-            clean = [s for s in segs if s.segment_id not in troubled]
-            full = [s for s in segs if s.segment_id in troubled]
+            clean = [s for s in segs if s.key not in troubled]
+            full = [s for s in segs if s.key in troubled]
             for seg, count in zip(clean, counts, strict=True):
                 if count is not None and count == len(seg.target):
-                    self.result.verification.append(Verification(seg.segment_id, seg.name, 0, 0))
+                    self.result.verification.append(Verification(seg.key, seg.name, 0, 0))
                 else:
                     full.append(seg)
-            members, _ = await read_members(self.client, (s.segment_id for s in full))
+            members, _ = await read_members(self.client, (s.key for s in full))
         except ReconcilerError as exc:
             log.warning("could not verify the result: %s", exc.message)
             return
         for seg in full:
-            self._compare(seg, members[seg.segment_id])
+            self._compare(seg, members[seg.key])
 
     def _compare(self, seg: SegmentPlan, live: frozenset[str]) -> None:
         target = seg.target
         missing = len(target - live)
         extra = len(live - target) if seg.prune else len(live & frozenset(seg.remove))
-        self.result.verification.append(Verification(seg.segment_id, seg.name, missing, extra))
+        self.result.verification.append(Verification(seg.key, seg.name, missing, extra))
         # What the store holds trumps what a response implied (e.g. a lost response).
         for action, ids in (("add", seg.add), ("remove", seg.remove)):
             for pid in ids:
-                change = self.result.changes[(seg.segment_id, action, pid)]
+                change = self.result.changes[(seg.key, action, pid)]
                 landed = (pid in live) == (action == "add")
                 if change.status == "failed" and landed:
                     change.status = "applied"
                     change.reason = "confirmed by re-reading the segment"
                 elif change.status == "not_attempted" and landed:
                     change.status = "already"
+
+    # ---- setup: segments and shopper profiles, before any membership change -----------
+
+    def _step(
+        self,
+        kind: SetupKind,
+        subject: str,
+        status: Status,
+        reason: str | None = None,
+        made: str | None = None,
+    ) -> None:
+        self._setup[(kind, subject)] = SetupResult(kind, subject, status, reason, made)
+
+    async def _guarded(self, call: Awaitable[T]) -> tuple[T | None, str | None, bool]:
+        """(result, failure reason, was a conflict). A rejected token or a missing scope
+        is fatal: every later request would fail the same way."""
+        try:
+            return await call, None, False
+        except ConflictError as exc:
+            return None, exc.message, True
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            self.result.fatal = exc
+            return None, exc.message, False
+        except ReconcilerError as exc:
+            return None, exc.message, False
+
+    async def _prepare(self) -> Plan:
+        plan = self.plan
+        creates = [s for s in plan.segments if s.create]
+        updates = [s for s in plan.segments if s.changes and not s.create]
+        for s in creates:
+            self._step("create_segment", s.name, "not_attempted")
+        for s in updates:
+            self._step("update_segment", s.name, "not_attempted")
+        for p in plan.create_profiles:
+            self._step("create_profile", f"customer {p.customer_id}", "not_attempted")
+        made: dict[str, str] = {}
+        if creates or updates:
+            await asyncio.gather(self._create_segments(creates, made), self._update(updates))
+        profiles: dict[int, str] = {}
+        if plan.create_profiles and not self._halted:
+            await self._create_profiles([p.customer_id for p in plan.create_profiles], profiles)
+        self.result.setup = list(self._setup.values())
+        return self._materialise(plan, made, profiles)
+
+    def _materialise(self, plan: Plan, made: dict[str, str], profiles: dict[int, str]) -> Plan:
+        """The plan as the membership phase runs it: created segments with their ids, new
+        profiles among the adds. What setup could not make fails only its own changes."""
+        segments = []
+        for seg in plan.segments:
+            sid = made.get(seg.name) if seg.create else seg.segment_id
+            add = set(seg.add) | {profiles[c] for c in seg.add_customers if c in profiles}
+            done = replace(seg, segment_id=sid, add=tuple(sorted(add)), add_customers=())
+            segments.append(done)
+            if sid is None:  # a segment to create that was not created
+                step = self._setup[("create_segment", seg.name)]
+                status: Status = "not_attempted" if step.status == "not_attempted" else "failed"
+                why = f"the segment was not created: {step.reason}" if step.reason else None
+                for pid in done.add:
+                    self._record(_Batch(done, "add", ()), pid, status, why)
+            for cid in seg.add_customers:
+                if cid in profiles:
+                    continue  # among the adds now (or failed with its segment, above)
+                profile = self._setup[("create_profile", f"customer {cid}")]
+                if profile.status == "not_attempted":
+                    status, why = "not_attempted", None
+                else:
+                    status, why = "failed", f"no shopper profile: {profile.reason}"
+                self._record(_Batch(done, "add", ()), f"customer {cid}", status, why, cid)
+        return replace(plan, segments=tuple(segments))
+
+    async def _create_segments(self, segs: list[SegmentPlan], made: dict[str, str]) -> None:
+        async def one(batch: list[SegmentPlan]) -> None:
+            if self._halted:
+                return
+            body = [{"name": s.name, "description": s.description or ""} for s in batch]
+            rows, reason, _ = await self._guarded(self.client.create_segments(body))
+            names = {s.name for s in batch}
+            for row in rows or []:
+                name, sid = row.get("name"), row.get("id")
+                if name in names and is_uuid(sid):
+                    made[str(name)] = normalize_uuid(str(sid))
+                    self._step("create_segment", str(name), "applied", None, made[str(name)])
+            missing = [s for s in batch if s.name not in made]
+            if missing and not self._halted:
+                # A lost response, or a 409: a retried request may have created it, or
+                # someone else did. The store says which names exist now.
+                try:
+                    live = {s.name: s.id for s in await read_segments(self.client)}
+                except ReconcilerError as exc:
+                    live, reason = {}, reason or exc.message
+                for s in missing:
+                    if s.name in live:
+                        made[s.name] = live[s.name]
+                        note = "it exists in the store (created since the plan, or by a retry)"
+                        self._step("create_segment", s.name, "already", note, live[s.name])
+                    else:
+                        self._step("create_segment", s.name, "failed", reason or "no id returned")
+
+        await asyncio.gather(*(one(b) for b in _chunks(segs)))
+
+    async def _update(self, segs: list[SegmentPlan]) -> None:
+        async def one(batch: list[SegmentPlan]) -> None:
+            if self._halted:
+                return
+            body: list[dict[str, Any]] = [
+                {"id": s.segment_id, **{c.field: c.new for c in s.changes}} for s in batch
+            ]
+            _, reason, _ = await self._guarded(self.client.update_segments(body))
+            for s in batch:
+                status: Status = "failed" if reason else "applied"
+                self._step("update_segment", s.name, status, reason, s.segment_id)
+
+        await asyncio.gather(*(one(b) for b in _chunks(segs)))
+
+    async def _create_profiles(self, customers: list[int], made: dict[int, str]) -> None:
+        async def attempt(batch: list[int]) -> tuple[str | None, bool]:
+            rows, reason, conflict = await self._guarded(self.client.create_shopper_profiles(batch))
+            for row in rows or []:
+                cid, pid = row.get("customer_id"), row.get("id")
+                if isinstance(cid, int) and cid in batch and is_uuid(pid):
+                    made[cid] = normalize_uuid(str(pid))
+                    self._step("create_profile", f"customer {cid}", "applied", None, made[cid])
+            return reason, conflict
+
+        async def one(batch: list[int]) -> None:
+            if self._halted:
+                return
+            reason, conflict = await attempt(batch)
+            for _ in range(2):  # the first look-up, and one after a retry of the rest
+                missing = [c for c in batch if c not in made]
+                if not missing or self._halted:
+                    return
+                # A 409 (someone made one since the plan), a lost response or a partial
+                # answer: the store says who has a profile now.
+                try:
+                    found = await lookup_customers(self.client, ids=missing)
+                except ReconcilerError as exc:
+                    found, reason = {}, reason or exc.message
+                for cid in missing:
+                    pid = found[cid].profile_id if cid in found else None
+                    if pid is not None:
+                        made[cid] = pid
+                        self._step("create_profile", f"customer {cid}", "already", None, pid)
+                rest = [c for c in missing if c not in made]
+                if rest and conflict:  # the conflict blocked the whole batch: send the rest
+                    reason, conflict = await attempt(rest)
+                    continue
+                for cid in rest:
+                    self._step(
+                        "create_profile", f"customer {cid}", "failed", reason or "not created"
+                    )
+                return
+
+        await asyncio.gather(*(one(b) for b in _chunks(customers)))

@@ -1,5 +1,6 @@
-"""Reads live state through the client: all segments once, then the members of the
-declared ones concurrently (the client's semaphore keeps it within 10 in flight)."""
+"""Reads live state through the client: all segments once, then, concurrently, the
+members of the declared segments that exist and the customers the config names (the
+client's semaphore keeps it within 10 in flight)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.client import BigCommerceClient
+from reconciler.customers import resolve_customers
 from reconciler.model import DesiredState, LiveSegment, LiveState, normalize_uuid
-from reconciler.plan import missing_segments_error, resolve_segment
+from reconciler.plan import missing_segments_error, pinned_missing, resolve_segment
 
 
 async def read_segments(client: BigCommerceClient) -> tuple[LiveSegment, ...]:
@@ -47,12 +49,19 @@ async def read_members(
 
 
 async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveState:
+    """A segment declared by name that the store lacks is left for the plan to create;
+    one pinned by an id the store lacks is an error before any member is read."""
     segments = await read_segments(client)
     partial = LiveState(segments=segments, members={})
-    by_id, by_name = partial.by_id(), partial.by_name()
-    resolved = [resolve_segment(d, by_id, by_name) for d in desired.segments]
-    missing = [d for d, r in zip(desired.segments, resolved, strict=True) if r is None]
+    missing = pinned_missing(desired, partial)
     if missing:
         raise missing_segments_error(missing, partial)
-    members, customers = await read_members(client, (r.id for r in resolved if r is not None))
-    return LiveState(segments=segments, members=members, customer_ids=customers)
+    by_id, by_name = partial.by_id(), partial.by_name()
+    resolved = [resolve_segment(d, by_id, by_name) for d in desired.segments]
+    (members, customer_ids), customers = await asyncio.gather(
+        read_members(client, (r.id for r in resolved if r is not None)),
+        resolve_customers(client, desired),
+    )
+    return LiveState(
+        segments=segments, members=members, customer_ids=customer_ids, customers=customers
+    )

@@ -9,16 +9,33 @@ from reconciler.errors import ReconcilerError
 
 Action = Literal["add", "remove"]
 Status = Literal["applied", "already", "failed", "not_attempted"]
+SetupKind = Literal["create_segment", "update_segment", "create_profile"]
 
 
 @dataclass(slots=True)
 class ChangeResult:
+    """One membership change. `segment_id` is the segment's name while a segment to be
+    created has no id; `profile_id` is `customer N` while a new profile has none."""
+
     segment_id: str
     segment: str
     action: Action
     profile_id: str
     status: Status
     reason: str | None = None
+    customer_id: int | None = None
+
+
+@dataclass(slots=True)
+class SetupResult:
+    """A step before membership changes: a segment created or updated, or a shopper
+    profile created. `subject` is the segment's name or `customer N`; `id` what was made."""
+
+    kind: SetupKind
+    subject: str
+    status: Status
+    reason: str | None = None
+    id: str | None = None
 
 
 @dataclass(slots=True)
@@ -45,6 +62,15 @@ class ApplyResult:
     interrupted: bool = False
     fatal: ReconcilerError | None = None
     verification: list[Verification] = field(default_factory=list)
+    setup: list[SetupResult] = field(default_factory=list)
+
+    def setup_count(self, kind: SetupKind) -> int:
+        """Steps of a kind that are done: made by this apply, or found already made."""
+        return sum(1 for s in self.setup if s.kind == kind and s.status in ("applied", "already"))
+
+    @property
+    def setup_failures(self) -> list[SetupResult]:
+        return [s for s in self.setup if s.status == "failed"]
 
     def count(self, action: Action, *statuses: Status) -> int:
         return sum(1 for c in self.changes.values() if c.action == action and c.status in statuses)
@@ -76,5 +102,6 @@ class ApplyResult:
             and self.fatal is None
             and not self.failures
             and not self.not_attempted
+            and all(s.status in ("applied", "already") for s in self.setup)
             and self.verified
         )

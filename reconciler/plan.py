@@ -2,16 +2,32 @@
 
 `compute_plan` is O(members): set differences per segment, one sort per output list
 so the plan is stable (same inputs, same bytes). The Plan carries the safety policy,
-like octoDNS's TooMuchChange: `guard_violations()` says what apply must refuse."""
+like octoDNS's TooMuchChange: `guard_violations()` says what apply must refuse.
+
+Members named by customer (id or email) are resolved here against the customers the
+live state looked up: to their shopper profile, or, for a customer without one, to a
+profile apply creates first. Segments declared by name that the store lacks are created;
+a declared description (and a pinned segment's name) that differs is updated."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from reconciler.errors import SegmentNotFoundError
-from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState, SafetyPolicy
+from reconciler.errors import ConfigError, ReconcilerError, SegmentNotFoundError
+from reconciler.model import (
+    Customer,
+    DesiredSegment,
+    DesiredState,
+    LiveSegment,
+    LiveState,
+    Problem,
+    SafetyPolicy,
+)
+
+# A store holds at most this many segments; creating more is refused at plan time.
+MAX_SEGMENTS = 1000
 
 
 def membership_digest(members: Iterable[str]) -> str:
@@ -47,29 +63,68 @@ def _pct(value: float) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class AttributeChange:
+    """One segment attribute (name or description) that apply updates."""
+
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewProfile:
+    """A shopper profile apply creates for a customer who has none yet."""
+
+    customer_id: int
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentPlan:
     """What will change in one declared segment. `live_members` is the membership the
-    plan saw, kept for segments with changes so a stale saved plan can say what moved."""
+    plan saw, kept for segments with membership changes so a stale saved plan can say
+    what moved. A segment to be created (`create`) has no id and no live digest yet;
+    `add_customers` are customers whose shopper profile apply creates, then adds."""
 
-    segment_id: str
+    segment_id: str | None
     name: str
     add: tuple[str, ...]
     remove: tuple[str, ...]
     live_count: int
-    live_digest: str
+    live_digest: str | None
     prune: bool = True
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     live_members: tuple[str, ...] = ()
+    create: bool = False
+    description: str | None = None  # a created segment's description
+    changes: tuple[AttributeChange, ...] = ()
+    add_customers: tuple[int, ...] = ()
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.add or self.remove)
+        return bool(self.create or self.changes or self.has_member_changes)
+
+    @property
+    def has_member_changes(self) -> bool:
+        return bool(self.add or self.remove or self.add_customers)
+
+    @property
+    def add_total(self) -> int:
+        return len(self.add) + len(self.add_customers)
+
+    @property
+    def key(self) -> str:
+        """What identifies the segment in apply records: its id, or its name until created."""
+        return self.segment_id if self.segment_id is not None else self.name
 
     @property
     def target(self) -> frozenset[str]:
         """The membership after apply, as this plan intends it (changed segments only:
         unchanged ones don't keep their live members)."""
         return (frozenset(self.live_members) - frozenset(self.remove)) | frozenset(self.add)
+
+    def change(self, name: str) -> AttributeChange | None:
+        return next((c for c in self.changes if c.field == name), None)
 
     def guard_violation(self) -> GuardViolation | None:
         live, removing = self.live_count, len(self.remove)
@@ -90,10 +145,30 @@ class Plan:
     warnings: tuple[str, ...] = ()
     created_at: str = ""
     tool_version: str = ""
+    emails: Mapping[str, str] = field(default_factory=dict)  # profile id -> email
+    create_profiles: tuple[NewProfile, ...] = ()
 
     @property
     def add_count(self) -> int:
-        return sum(len(s.add) for s in self.segments)
+        return sum(s.add_total for s in self.segments)
+
+    @property
+    def create_count(self) -> int:
+        return sum(1 for s in self.segments if s.create)
+
+    @property
+    def update_count(self) -> int:
+        return sum(1 for s in self.segments if s.changes and not s.create)
+
+    def summary(self) -> dict[str, int]:
+        """The counts of the JSON `summary` (and, worded, of the text summary line)."""
+        return {
+            "add": self.add_count,
+            "remove": self.remove_count,
+            "create_segments": self.create_count,
+            "update_segments": self.update_count,
+            "create_profiles": len(self.create_profiles),
+        }
 
     @property
     def remove_count(self) -> int:
@@ -127,7 +202,8 @@ def resolve_segment(
 
 
 def missing_segments_error(missing: list[DesiredSegment], live: LiveState) -> SegmentNotFoundError:
-    """One error naming every declared segment the store lacks, with where it is declared."""
+    """One error naming every declared segment the store lacks, with where it is declared.
+    Only segments pinned by id end up here: one declared by name is created instead."""
     lower = {s.name.lower(): s.name for s in live.segments}
     parts = []
     for seg in missing:
@@ -140,6 +216,83 @@ def missing_segments_error(missing: list[DesiredSegment], live: LiveState) -> Se
     return SegmentNotFoundError("; ".join(parts))
 
 
+def attribute_changes(
+    live: Mapping[str, str], desired: Mapping[str, str]
+) -> tuple[AttributeChange, ...]:
+    """The declared attributes that differ from live, in a stable order. Attributes not
+    declared are not compared (not declared means not managed)."""
+    if not desired:
+        return ()
+    from deepdiff import DeepDiff  # imported on first use: it costs ~80 ms to import
+
+    before = {k: live.get(k, "") for k in desired}
+    diff = DeepDiff(before, dict(desired), view="tree")
+    found: dict[str, AttributeChange] = {}
+    for kind in ("values_changed", "type_changes"):
+        for level in diff.get(kind, []):
+            key = str(level.path(output_format="list")[0])
+            found[key] = AttributeChange(key, str(level.t1 or ""), str(level.t2))
+    return tuple(found[k] for k in sorted(found))
+
+
+def pinned_missing(desired: DesiredState, live: LiveState) -> list[DesiredSegment]:
+    """Declared segments pinned by an id the store lacks: an error, never a creation."""
+    by_id = live.by_id()
+    return [d for d in desired.segments if d.id is not None and d.id not in by_id]
+
+
+@dataclass
+class _Resolved:
+    profiles: set[str]
+    new_customers: dict[int, None]  # ordered set of customers without a profile
+
+
+def _resolve_members(
+    desired: DesiredState, live: LiveState
+) -> tuple[list[_Resolved], list[Problem], list[str], dict[int, Customer]]:
+    """Each segment's members as profile ids plus customers still without one; every
+    unknown customer as a Problem at its line; duplicates as warnings."""
+    by_email = {c.email.strip().lower(): c for c in live.customers.values() if c.email}
+    unknown: list[Problem] = []
+    warnings: list[str] = []
+    used: dict[int, Customer] = {}
+    out: list[_Resolved] = []
+    for d in desired.segments:
+        resolved = _Resolved(set(d.profiles), {})
+        for ref in d.customers:
+            if ref.customer_id is not None:
+                customer = live.customers.get(ref.customer_id)
+            else:
+                customer = by_email.get(ref.email or "")
+            where = f"{ref.location}: " if ref.location else ""
+            if customer is None:
+                message = (
+                    f"customer {ref.customer_id} does not exist in the store"
+                    if ref.customer_id is not None
+                    else f"no customer in the store has the email {ref.email}"
+                )
+                message += f' (segment "{d.label}")'
+                unknown.append(Problem(message, ref.location))
+                continue
+            used[customer.id] = customer
+            if customer.profile_id is not None:
+                if customer.profile_id in resolved.profiles:
+                    warnings.append(
+                        f"{where}{ref.label} is shopper profile {customer.profile_id}, which "
+                        f'segment "{d.label}" already lists; it counts once'
+                    )
+                resolved.profiles.add(customer.profile_id)
+            elif customer.id in resolved.new_customers:
+                warnings.append(
+                    f'{where}{ref.label} is already listed in segment "{d.label}" '
+                    f"(as customer {customer.id}); it counts once"
+                )
+            else:
+                resolved.new_customers[customer.id] = None
+        out.append(resolved)
+    return out, unknown, warnings, used
+
+
 def compute_plan(
     desired: DesiredState,
     live: LiveState,
@@ -149,26 +302,78 @@ def compute_plan(
     created_at: str = "",
     tool_version: str = "",
 ) -> Plan:
-    """Diff every declared segment; undeclared segments never appear in the plan."""
+    """Diff every declared segment; undeclared segments never appear in the plan.
+
+    Raises SegmentNotFoundError for a pinned id the store lacks, ConfigError listing every
+    customer id or email the store lacks (each at its line), and ReconcilerError when the
+    creations would pass the store's segment limit or a rename would take a used name."""
     by_id, by_name = live.by_id(), live.by_name()
-    missing = [d for d in desired.segments if resolve_segment(d, by_id, by_name) is None]
+    missing = pinned_missing(desired, live)
     if missing:
         raise missing_segments_error(missing, live)
+    members, unknown, warnings, customers = _resolve_members(desired, live)
+    if unknown:
+        raise ConfigError(unknown)
 
-    warnings: list[str] = []
-    plans: list[SegmentPlan] = []
-    for d in desired.segments:
-        seg = resolve_segment(d, by_id, by_name)
-        assert seg is not None
-        if d.id is not None and d.name is not None and d.name != seg.name:
+    to_create = [d for d in desired.segments if resolve_segment(d, by_id, by_name) is None]
+    if to_create and len(live.segments) + len(to_create) > MAX_SEGMENTS:
+        raise ReconcilerError(
+            f"the plan would create {len(to_create)} segments in a store that has "
+            f"{len(live.segments)}; a store holds at most {MAX_SEGMENTS} segments"
+        )
+    lower = {s.name.lower(): s.name for s in live.segments}
+    for d in to_create:
+        assert d.name is not None  # a pinned segment the store lacks was refused above
+        similar = lower.get(d.name.lower())
+        if similar is not None:
             warnings.append(
-                f'segment {seg.id} is named "{seg.name}" in the store, not "{d.name}"; '
-                "membership is managed by id and the name is left as it is"
+                f'segment "{d.name}" will be created; the store has "{similar}", whose name '
+                "differs only in case"
             )
+
+    plans: list[SegmentPlan] = []
+    taken = {d.name for d in to_create if d.name is not None}
+    for d, resolved in zip(desired.segments, members, strict=True):
+        policy = d.safety.over(desired.safety)
+        new_customers = tuple(sorted(resolved.new_customers))
+        seg = resolve_segment(d, by_id, by_name)
+        if seg is None:
+            assert d.name is not None
+            plans.append(
+                SegmentPlan(
+                    segment_id=None,
+                    name=d.name,
+                    add=tuple(sorted(resolved.profiles)),
+                    remove=(),
+                    live_count=0,
+                    live_digest=None,
+                    prune=d.prune,
+                    policy=policy,
+                    create=True,
+                    description=d.description or "",
+                    add_customers=new_customers,
+                )
+            )
+            continue
+        wanted: dict[str, str] = {}
+        if d.description is not None:
+            wanted["description"] = d.description
+        if d.id is not None and d.name is not None:
+            wanted["name"] = d.name
+        changes = attribute_changes({"name": seg.name, "description": seg.description}, wanted)
+        renamed = next((c.new for c in changes if c.field == "name"), None)
+        if renamed is not None:
+            other = by_name.get(renamed)
+            if (other is not None and other.id != seg.id) or renamed in taken:
+                raise ReconcilerError(
+                    f'segment {seg.id} cannot be renamed from "{seg.name}" to "{renamed}": '
+                    "another segment has that name (names are unique in a store)"
+                )
+            taken.add(renamed)
         current = live.members.get(seg.id, frozenset())
-        add = d.profiles - current
-        remove = current - d.profiles if d.prune else frozenset()
-        changed = bool(add or remove)
+        add = resolved.profiles - current
+        remove = current - resolved.profiles if d.prune else frozenset()
+        member_changes = bool(add or remove or new_customers)
         plans.append(
             SegmentPlan(
                 segment_id=seg.id,
@@ -178,12 +383,22 @@ def compute_plan(
                 live_count=len(current),
                 live_digest=membership_digest(current),
                 prune=d.prune,
-                policy=d.safety.over(desired.safety),
-                live_members=tuple(sorted(current)) if changed else (),
+                policy=policy,
+                live_members=tuple(sorted(current)) if member_changes else (),
+                changes=changes,
+                add_customers=new_customers,
             )
         )
     shown = {p for s in plans for p in (*s.add, *s.remove)}
-    customer_ids = {p: c for p, c in live.customer_ids.items() if p in shown}
+    known = dict(live.customer_ids)
+    known.update({c.profile_id: c.id for c in customers.values() if c.profile_id is not None})
+    customer_ids = {p: c for p, c in known.items() if p in shown}
+    emails = {
+        c.profile_id: c.email
+        for c in customers.values()
+        if c.profile_id is not None and c.profile_id in shown and c.email
+    }
+    new_ids = sorted({cid for s in plans for cid in s.add_customers})
     return Plan(
         segments=tuple(plans),
         store_hash=store_hash,
@@ -192,4 +407,13 @@ def compute_plan(
         warnings=tuple(warnings),
         created_at=created_at,
         tool_version=tool_version,
+        emails=emails,
+        create_profiles=tuple(NewProfile(cid, customers[cid].email) for cid in new_ids),
     )
+
+
+def with_emails(plan: Plan, emails: Mapping[str, str]) -> Plan:
+    """The plan with more profile emails known (looked up after the diff, for display)."""
+    shown = {p for s in plan.segments for p in (*s.add, *s.remove)}
+    merged = {**{p: e for p, e in emails.items() if p in shown}, **plan.emails}
+    return replace(plan, emails=dict(sorted(merged.items())))

@@ -1,7 +1,9 @@
 """The plan as a JSON document: `plan --format json`, `plan --out FILE`, `show`, `apply FILE`.
 
 One shape for all of them, described by schemas/plan.schema.json. The document holds no
-secret: the token is never part of a Plan."""
+secret: the token is never part of a Plan. Format 1 grew optional keys (segment creation
+and updates, shopper profiles to create, emails); a file without them, from an earlier
+release, means what it always meant, so the format version did not change."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from reconciler.errors import PlanFileError
 from reconciler.model import SafetyPolicy
-from reconciler.plan import Plan, SegmentPlan
+from reconciler.plan import AttributeChange, NewProfile, Plan, SegmentPlan
 
 FORMAT_VERSION = 1
 
@@ -31,7 +33,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
         "created_at": plan.created_at,
         "store_hash": plan.store_hash,
         "config_digest": plan.config_digest,
-        "summary": {"add": plan.add_count, "remove": plan.remove_count},
+        "summary": plan.summary(),
         "guard": {
             "would_refuse": bool(plan.guard_violations()),
             "violations": [
@@ -48,6 +50,10 @@ def to_document(plan: Plan) -> dict[str, Any]:
         },
         "warnings": list(plan.warnings),
         "customer_ids": dict(sorted(plan.customer_ids.items())),
+        "emails": dict(sorted(plan.emails.items())),
+        "create_profiles": [
+            {"customer_id": p.customer_id, "email": p.email} for p in plan.create_profiles
+        ],
         "segments": [
             {
                 "id": s.segment_id,
@@ -62,6 +68,10 @@ def to_document(plan: Plan) -> dict[str, Any]:
                 "add": list(s.add),
                 "remove": list(s.remove),
                 "live_members": list(s.live_members),
+                "create": s.create,
+                "description": s.description,
+                "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in s.changes],
+                "add_customers": list(s.add_customers),
             }
             for s in plan.segments
         ],
@@ -93,6 +103,10 @@ def from_document(doc: Any, source: str = "plan") -> Plan:
             prune=s["prune"],
             policy=SafetyPolicy(**s["policy"]),
             live_members=tuple(s["live_members"]),
+            create=s.get("create", False),
+            description=s.get("description"),
+            changes=tuple(AttributeChange(**c) for c in s.get("changes", [])),
+            add_customers=tuple(s.get("add_customers", [])),
         )
         for s in doc["segments"]
     )
@@ -104,9 +118,14 @@ def from_document(doc: Any, source: str = "plan") -> Plan:
         warnings=tuple(doc["warnings"]),
         created_at=doc["created_at"],
         tool_version=doc["tool_version"],
+        emails=dict(doc.get("emails", {})),
+        create_profiles=tuple(NewProfile(**p) for p in doc.get("create_profiles", [])),
     )
-    if doc["summary"] != {"add": plan.add_count, "remove": plan.remove_count}:
+    # Keys a file from an earlier release lacks count as 0.
+    if any(doc["summary"].get(k, 0) != v for k, v in plan.summary().items()):
         raise PlanFileError(f"{source} is corrupt: its summary does not match its changes")
+    if any(s.create != (s.segment_id is None) for s in segments):
+        raise PlanFileError(f"{source} is corrupt: a segment to create has an id, or one without")
     return plan
 
 

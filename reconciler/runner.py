@@ -13,8 +13,9 @@ from reconciler import __version__
 from reconciler.apply import Applier
 from reconciler.client import BigCommerceClient, ClientSettings
 from reconciler.config import config_digest
+from reconciler.customers import describe_members
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
-from reconciler.live import read_live, read_members
+from reconciler.live import read_live, read_members, read_segments
 from reconciler.model import DesiredState
 from reconciler.outcome import ApplyResult, Progress
 from reconciler.plan import Plan, compute_plan, membership_digest
@@ -24,7 +25,7 @@ T = TypeVar("T")
 
 async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
     live = await read_live(client, desired)
-    return compute_plan(
+    plan = compute_plan(
         desired,
         live,
         store_hash=client.settings.store_hash,
@@ -32,6 +33,8 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         tool_version=__version__,
     )
+    # Removals are live members: their customer ids are known, their emails are not.
+    return await describe_members(client, plan)
 
 
 def check_store(plan: Plan, settings: ClientSettings) -> None:
@@ -43,11 +46,25 @@ def check_store(plan: Plan, settings: ClientSettings) -> None:
 
 
 async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
-    """Refuse a saved plan if any segment it changes moved since the plan was made."""
+    """Refuse a saved plan if any segment it changes moved since the plan was made: its
+    members, an attribute it updates, or, for one it creates, its name now being taken."""
     changed = plan.changed
-    members, _ = await read_members(client, (s.segment_id for s in changed))
+    reread = [s for s in changed if s.has_member_changes and s.segment_id is not None]
     stale = []
-    for seg in changed:
+    if any(s.create or s.changes for s in changed):
+        live = {s.id: s for s in await read_segments(client)}
+        names = {s.name for s in live.values()}
+        for seg in changed:
+            if seg.create and seg.name in names:
+                stale.append(f'segment "{seg.name}" was created by someone else')
+            current = live.get(seg.segment_id or "")
+            for change in seg.changes:
+                value = getattr(current, change.field, None) if current else None
+                if value != change.old:
+                    stale.append(f'segment "{seg.name}": its {change.field} changed')
+    members, _ = await read_members(client, (s.segment_id for s in reread if s.segment_id))
+    for seg in reread:
+        assert seg.segment_id is not None
         now = members[seg.segment_id]
         if membership_digest(now) == seg.live_digest:
             continue

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from reconciler import __version__
-from reconciler.outcome import ApplyResult, ChangeResult
+from reconciler.outcome import ApplyResult, ChangeResult, SetupKind
 from reconciler.plan import Plan
 
 # Failures listed one per line up to this many; the JSON report always has all.
@@ -20,11 +20,45 @@ def _by_segment(changes: list[ChangeResult]) -> dict[str, list[ChangeResult]]:
     return grouped
 
 
+_SETUP_WORDS = {
+    "create_segment": "create segment",
+    "update_segment": "update segment",
+    "create_profile": "create a shopper profile for",
+}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def done_line(result: ApplyResult) -> str:
+    """`X added, Y removed`, with what setup made appended when not zero."""
+    parts = [f"{result.added} added", f"{result.removed} removed"]
+    steps: tuple[tuple[SetupKind, str, str], ...] = (
+        ("create_segment", "segment", "created"),
+        ("update_segment", "segment", "updated"),
+        ("create_profile", "shopper profile", "created"),
+    )
+    for kind, noun, verb in steps:
+        n = result.setup_count(kind)
+        if n:
+            parts.append(f"{_plural(n, noun)} {verb}")
+    return ", ".join(parts)
+
+
 def render_apply_summary(result: ApplyResult) -> str:
     lines: list[str] = []
     failures, skipped = result.failures, result.not_attempted
     if result.fatal is not None:
         lines.append(f"Stopped early: {result.fatal.message}")
+    setup_failures = result.setup_failures
+    if setup_failures:
+        lines.append("Failed setup:")
+        for step in setup_failures[:MAX_FAILURE_LINES]:
+            subject = step.subject if step.kind == "create_profile" else f'"{step.subject}"'
+            lines.append(f"  {_SETUP_WORDS[step.kind]} {subject}: {step.reason}")
+        if len(setup_failures) > MAX_FAILURE_LINES:
+            lines.append(f"  ... and {len(setup_failures) - MAX_FAILURE_LINES} more (see --report)")
     if failures:
         lines.append("Failed changes:")
         for seg, items in _by_segment(failures).items():
@@ -48,7 +82,7 @@ def render_apply_summary(result: ApplyResult) -> str:
             f"Verified: {len(result.verification)} changed segment"
             f"{'' if len(result.verification) == 1 else 's'} now match the plan."
         )
-    done = f"{result.added} added, {result.removed} removed"
+    done = done_line(result)
     if result.ok:
         lines.append(f"Apply complete: {done}.")
     elif result.interrupted:
@@ -75,7 +109,20 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
             "removed": result.removed,
             "failed": len(result.failures),
             "not_attempted": len(result.not_attempted),
+            "segments_created": result.setup_count("create_segment"),
+            "segments_updated": result.setup_count("update_segment"),
+            "profiles_created": result.setup_count("create_profile"),
         },
+        "setup": [
+            {
+                "kind": s.kind,
+                "subject": s.subject,
+                "status": s.status,
+                "reason": s.reason,
+                "id": s.id,
+            }
+            for s in result.setup
+        ],
         "fatal": result.fatal.message if result.fatal else None,
         "verification": [
             {
@@ -93,6 +140,7 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
                 "segment_id": c.segment_id,
                 "action": c.action,
                 "profile_id": c.profile_id,
+                "customer_id": c.customer_id,
                 "status": c.status,
                 "reason": c.reason,
             }

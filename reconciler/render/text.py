@@ -1,8 +1,16 @@
-"""The plan in terraform's spirit: one block per changed segment, `+`/`-` per profile,
-a warning box when apply would refuse, and one closing summary line."""
+"""The plan in terraform's spirit: one block per changed segment, `+`/`-` per profile
+(with its customer id and email where known), `~` per attribute update, the shopper
+profiles to create, a warning box when apply would refuse, and one closing summary line.
+
+The summary line is `Plan: X to add, Y to remove.`, or `No changes.`; clauses for
+segments to create, segments to update and shopper profiles to create are appended, in
+that order, only when not zero: `Plan: 3 to add, 0 to remove, 1 segment to create.`
+Emails are shown as they are: the reviewer at the terminal needs them (the markdown
+renderer, for PR comments, masks them)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from reconciler.plan import Plan, SegmentPlan
@@ -23,42 +31,104 @@ def _plural(n: int, word: str) -> str:
 def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return "No changes."
-    return f"Plan: {plan.add_count} to add, {plan.remove_count} to remove."
+    parts = [f"{plan.add_count} to add", f"{plan.remove_count} to remove"]
+    if plan.create_count:
+        parts.append(f"{_plural(plan.create_count, 'segment')} to create")
+    if plan.update_count:
+        parts.append(f"{_plural(plan.update_count, 'segment')} to update")
+    if plan.create_profiles:
+        parts.append(f"{_plural(len(plan.create_profiles), 'shopper profile')} to create")
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _who(customer: int | None, email: str | None) -> str:
+    """What is known about a profile's customer: `customer 42, jane@example.com`."""
+    parts = [f"customer {customer}" if customer is not None else "", email or ""]
+    return ", ".join(p for p in parts if p)
 
 
 def _member_lines(
-    sign: str, ids: Sequence[str], plan: Plan, color: bool, max_lines: int, verb: str
+    sign: str,
+    ids: Sequence[str],
+    plan: Plan,
+    color: bool,
+    max_lines: int,
+    verb: str,
+    new_customers: Sequence[int] = (),
 ) -> list[str]:
     code = GREEN if sign == "+" else RED
+    new_emails = {p.customer_id: p.email for p in plan.create_profiles}
     lines = []
     for pid in ids[:max_lines]:
-        customer = plan.customer_ids.get(pid)
-        note = f"  (customer {customer})" if customer is not None else ""
+        who = _who(plan.customer_ids.get(pid), plan.emails.get(pid))
+        note = f"  ({who})" if who else ""
         lines.append("      " + _paint(f"{sign} {pid}", code, color) + note)
-    if len(ids) > max_lines:
-        lines.append(f"        ... and {len(ids) - max_lines} more to {verb}")
+    room = max(0, max_lines - len(ids))
+    for cid in new_customers[:room]:
+        who = _who(cid, new_emails.get(cid))
+        lines.append("      " + _paint(f"{sign} new shopper profile", code, color) + f"  ({who})")
+    total = len(ids) + len(new_customers)
+    if total > max_lines:
+        lines.append(f"        ... and {total - max_lines} more to {verb}")
     return lines
+
+
+def _attribute_lines(seg: SegmentPlan, color: bool) -> list[str]:
+    if seg.create:
+        if not seg.description:
+            return []
+        return ["      " + _paint(f"+ description: {_quote(seg.description)}", GREEN, color)]
+    return [
+        "      " + _paint("~", YELLOW, color) + f" {c.field}: {_quote(c.old)} -> {_quote(c.new)}"
+        for c in seg.changes
+    ]
 
 
 def _segment_block(seg: SegmentPlan, plan: Plan, color: bool, max_lines: int) -> list[str]:
-    after = seg.live_count + len(seg.add) - len(seg.remove)
+    after = seg.live_count + seg.add_total - len(seg.remove)
     counts = ", ".join(
         part
         for part in (
-            f"{len(seg.add)} to add" if seg.add else "",
+            f"{seg.add_total} to add" if seg.add_total else "",
             f"{len(seg.remove)} to remove" if seg.remove else "",
+            " and ".join(c.field for c in seg.changes) + " to update" if seg.changes else "",
         )
         if part
     )
+    ident = "new" if seg.create else seg.segment_id
+    sign = _paint("+", GREEN, color) if seg.create else _paint("~", YELLOW, color)
+    heading = f'  # segment "{seg.name}" ({ident}): '
+    if seg.create:
+        heading += "to create, "
+    heading += f"{seg.live_count} -> {after} members"
     lines = [
-        f'  # segment "{seg.name}" ({seg.segment_id}): {seg.live_count} -> {after} members, '
-        f"{counts}",
-        "  " + _paint("~", YELLOW, color) + f' segment "{seg.name}" {{',
+        heading + (f", {counts}" if counts else ""),
+        f'  {sign} segment "{seg.name}" {{',
     ]
-    lines += _member_lines("+", seg.add, plan, color, max_lines, "add")
+    lines += _attribute_lines(seg, color)
+    lines += _member_lines("+", seg.add, plan, color, max_lines, "add", seg.add_customers)
     lines += _member_lines("-", seg.remove, plan, color, max_lines, "remove")
     lines.append("    }")
     return lines
+
+
+def _profile_lines(plan: Plan, color: bool, max_lines: int) -> list[str]:
+    new = plan.create_profiles
+    if not new:
+        return []
+    lines = [f"  # {_plural(len(new), 'shopper profile')} to create, then add to segments"]
+    for p in new[:max_lines]:
+        email = f" ({p.email})" if p.email else ""
+        lines.append(
+            "  " + _paint(f"+ shopper profile for customer {p.customer_id}", GREEN, color) + email
+        )
+    if len(new) > max_lines:
+        lines.append(f"    ... and {len(new) - max_lines} more to create")
+    return [*lines, ""]
 
 
 def guard_banner(plan: Plan, color: bool) -> list[str]:
@@ -94,6 +164,7 @@ def render_text(plan: Plan, *, color: bool = False, max_lines: int = DEFAULT_MAX
             f'in store "{plan.store_hash}":'
         )
         out.append("")
+        out += _profile_lines(plan, color, max_lines)
         for seg in changed:
             out += _segment_block(seg, plan, color, max_lines)
             out.append("")

@@ -65,8 +65,11 @@ def test_plan_apply_converges_and_leaves_undeclared_segments_alone(sandbox: Stor
     full_reads = [r for r in member_reads if r["query"].get("limit") == ["250"]]
     counts = [r for r in member_reads if r["query"].get("limit") == ["1"]]
     assert len(full_reads) == 2 and len(counts) == 2  # verification: one count per segment
-    # 1 segment list + 2 member reads + 6 POSTs + 2 DELETEs + 2 verification counts
-    assert len(log) == 13
+    # 1 segment list + 2 member reads + 1 bulk customer look-up (the emails of the 80
+    # removed members, one id:in request) + 6 POSTs + 2 DELETEs + 2 verification counts
+    customer_reads = [r for r in log if r["path"].endswith("/customers")]
+    assert len(customer_reads) == 1 and customer_reads[0]["ids"] == 80
+    assert len(log) == 14
     assert not any(r["path"].endswith(ids["newsletter"] + "/shopper-profiles") for r in log)
 
     again = sandbox.run("plan", "--detailed-exitcode")
@@ -81,7 +84,14 @@ def test_json_plan_is_valid_and_complete(sandbox: Store) -> None:
     doc = json.loads(result.out)
     schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
     Draft202012Validator(schema).validate(doc)
-    assert doc["summary"] == {"add": 300, "remove": 80}
+    assert doc["summary"] == {
+        "add": 300,
+        "remove": 80,
+        "create_segments": 0,
+        "update_segments": 0,
+        "create_profiles": 0,
+    }
+    assert len(doc["emails"]) == 80  # the removed members' emails, looked up in bulk
     assert sum(len(s["add"]) for s in doc["segments"]) == 300  # never cut, unlike text
 
 
@@ -92,15 +102,24 @@ def test_text_plan_cuts_long_lists_and_names_customers(sandbox: Store) -> None:
     assert "(customer " in out  # removals are live members, whose customer ids are known
 
 
-def test_plan_names_every_missing_segment_with_its_line(sandbox: Store) -> None:
+def test_plan_names_every_missing_pinned_segment_with_its_line(sandbox: Store) -> None:
+    # By name, a missing segment is created; pinned by an id the store lacks, it is an error.
     sandbox.segment("VIP")
-    path = sandbox.config({"VIP": [], "Ghosts": [], "Phantoms": []})
+    ghosts, phantoms = (
+        "6b1f0d3e-0000-4000-8000-000000000001",
+        "6b1f0d3e-0000-4000-8000-000000000002",
+    )
+    path = sandbox.config(
+        {"VIP": [], "Ghosts": [], "Phantoms": []},
+        Ghosts=f"id: {ghosts}",
+        Phantoms=f"id: {phantoms}",
+    )
     result = sandbox.run("plan")
     assert result.code == 1
-    assert f'{path.name}:5:5: segment "Ghosts" does not exist' in result.err.replace(
+    assert f"{path.name}:5:5: segment id {ghosts} does not exist" in result.err.replace(
         str(path), path.name
     )
-    assert '"Phantoms"' in result.err
+    assert phantoms in result.err
     assert not any(r["method"] != "GET" for r in sandbox.log())
 
 

@@ -8,16 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.errors import SegmentNotFoundError
+from reconciler.errors import ConfigError, ReconcilerError, SegmentNotFoundError
 from reconciler.model import (
+    Customer,
+    CustomerRef,
     DesiredSegment,
     DesiredState,
     LiveSegment,
     LiveState,
+    Location,
     PartialSafety,
     SafetyPolicy,
 )
-from reconciler.plan import Plan, compute_plan, membership_digest
+from reconciler.plan import AttributeChange, NewProfile, Plan, compute_plan, membership_digest
 
 SEG_A = "11111111-1111-4111-8111-111111111111"
 SEG_B = "22222222-2222-4222-8222-222222222222"
@@ -69,19 +72,139 @@ def test_undeclared_segments_never_appear() -> None:
     assert [s.name for s in result.segments] == ["VIP"]
 
 
-def test_pinned_id_wins_over_name_and_warns_on_mismatch() -> None:
-    d = DesiredSegment(name="Old name", id=SEG_B, profiles=frozenset(ids(1)))
+def test_pinned_id_wins_over_name_and_the_name_is_updated() -> None:
+    d = DesiredSegment(name="New name", id=SEG_B, profiles=frozenset(ids(1)))
     result = plan_for(desired(d), live({SEG_B: []}))
-    assert result.segments[0].segment_id == SEG_B
-    assert result.segments[0].name == "Wholesale"
-    assert "Wholesale" in result.warnings[0]
+    (s,) = result.segments
+    assert (s.segment_id, s.name) == (SEG_B, "Wholesale")
+    assert s.changes == (AttributeChange("name", "Wholesale", "New name"),)
+    assert result.update_count == 1 and result.create_count == 0
 
 
-def test_missing_segments_are_all_named_in_one_error() -> None:
+def test_a_rename_onto_a_used_name_is_refused_at_plan_time() -> None:
+    d = DesiredSegment(name="VIP", id=SEG_B, profiles=frozenset())
+    with pytest.raises(ReconcilerError, match="names are unique"):
+        plan_for(desired(d), live({SEG_A: [], SEG_B: []}))
+
+
+def test_missing_pinned_segments_are_all_named_in_one_error() -> None:
+    pinned = [
+        DesiredSegment(
+            name=None, id=f"{i}" * 8 + "-0000-4000-8000-000000000000", profiles=frozenset()
+        )
+        for i in (3, 4)
+    ]
     with pytest.raises(SegmentNotFoundError) as err:
-        plan_for(desired(seg("Nope", []), seg("vip", [])), live({}))
-    assert '"Nope"' in err.value.message
-    assert 'did you mean "VIP"' in err.value.message
+        plan_for(desired(*pinned, seg("Created", [])), live({}))
+    assert "33333333-0000" in err.value.message and "44444444-0000" in err.value.message
+    assert "Created" not in err.value.message
+
+
+def test_a_segment_declared_by_name_that_is_missing_is_created_and_filled() -> None:
+    p = ids(3)
+    d = seg("Beta", p, description="Early access")
+    result = plan_for(desired(d, seg("vip", [])), live({SEG_A: []}))
+    beta, vip = result.segments
+    assert beta.create and beta.segment_id is None and beta.live_digest is None
+    assert beta.add == tuple(sorted(p)) and beta.description == "Early access"
+    assert vip.create  # "vip" is not "VIP": names are exact, but the reviewer is warned
+    assert any("differs only in case" in w for w in result.warnings)
+    assert result.summary() == {
+        "add": 3,
+        "remove": 0,
+        "create_segments": 2,
+        "update_segments": 0,
+        "create_profiles": 0,
+    }
+
+
+def test_the_segment_limit_is_checked_at_plan_time() -> None:
+    names = {f"{i:08d}-0000-4000-8000-000000000000": f"S{i}" for i in range(999)}
+    lv = live({}, names)
+    assert plan_for(desired(seg("One more", [])), lv).create_count == 1
+    with pytest.raises(ReconcilerError, match="at most 1000 segments"):
+        plan_for(desired(seg("One more", []), seg("Two more", [])), lv)
+
+
+def test_a_declared_description_that_differs_is_updated_and_undeclared_is_unmanaged() -> None:
+    lv = LiveState(
+        segments=(LiveSegment(SEG_A, "VIP", "old"), LiveSegment(SEG_B, "Wholesale", "w")),
+        members={SEG_A: frozenset(), SEG_B: frozenset()},
+    )
+    result = plan_for(desired(seg("VIP", [], description="new"), seg("Wholesale", [])), lv)
+    vip, wholesale = result.segments
+    assert vip.changes == (AttributeChange("description", "old", "new"),)
+    assert wholesale.changes == () and not wholesale.has_changes
+    assert result.has_changes and result.update_count == 1
+    same = plan_for(desired(seg("VIP", [], description="old")), lv)
+    assert not same.has_changes
+
+
+def at(line: int) -> Location:
+    return Location("segments.yaml", line, 9)
+
+
+def customers_live(members: list[str]) -> LiveState:
+    p = ids(2, start=100)
+    return LiveState(
+        segments=(LiveSegment(SEG_A, "VIP"),),
+        members={SEG_A: frozenset(members)},
+        customers={
+            1: Customer(1, "one@example.com", p[0]),
+            2: Customer(2, "Two@Example.com", p[1]),
+            3: Customer(3, "three@example.com", None),
+        },
+    )
+
+
+def test_customers_resolve_to_profiles_and_missing_profiles_are_created() -> None:
+    p = ids(2, start=100)
+    refs = (
+        CustomerRef(customer_id=1, location=at(5)),
+        CustomerRef(email="two@example.com", location=at(6)),
+        CustomerRef(customer_id=3, location=at(7)),
+    )
+    d = DesiredSegment(name="VIP", id=None, profiles=frozenset(), customers=refs)
+    result = plan_for(desired(d), customers_live([]))
+    (s,) = result.segments
+    assert s.add == tuple(sorted(p)) and s.add_customers == (3,)
+    assert result.create_profiles == (NewProfile(3, "three@example.com"),)
+    assert result.customer_ids == {p[0]: 1, p[1]: 2}
+    assert result.emails == {p[0]: "one@example.com", p[1]: "Two@Example.com"}
+    assert result.add_count == 3
+    assert result.summary()["create_profiles"] == 1
+
+
+def test_unknown_customers_are_one_error_listing_each_with_its_line() -> None:
+    refs = (
+        CustomerRef(customer_id=99, location=at(5)),
+        CustomerRef(customer_id=1, location=at(6)),
+        CustomerRef(email="nobody@example.com", location=at(7)),
+    )
+    d = DesiredSegment(name="VIP", id=None, profiles=frozenset(), customers=refs)
+    with pytest.raises(ConfigError) as err:
+        plan_for(desired(d), customers_live([]))
+    shown = [str(p) for p in err.value.problems]
+    assert shown == [
+        'segments.yaml:5:9: customer 99 does not exist in the store (segment "VIP")',
+        "segments.yaml:7:9: no customer in the store has the email nobody@example.com "
+        '(segment "VIP")',
+    ]
+
+
+def test_two_entries_for_one_profile_warn_and_count_once() -> None:
+    p = ids(2, start=100)
+    refs = (
+        CustomerRef(customer_id=1, location=at(6)),
+        CustomerRef(email="three@example.com", location=at(7)),
+        CustomerRef(customer_id=3, location=at(8)),
+    )
+    d = DesiredSegment(name="VIP", id=None, profiles=frozenset({p[0]}), customers=refs)
+    result = plan_for(desired(d), customers_live([]))
+    assert result.add_count == 2
+    assert len(result.warnings) == 2
+    assert result.warnings[0].startswith("segments.yaml:6:9: customer 1 is shopper profile")
+    assert "counts once" in result.warnings[1]
 
 
 def test_no_changes() -> None:

@@ -84,3 +84,48 @@ def test_tampered_summary_is_detected(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(PlanFileError, match="does not exist"):
         load(tmp_path / "nope.json")
+
+
+def test_creations_updates_and_emails_round_trip_and_validate(tmp_path: Path) -> None:
+    from tests.unit.test_render_text import customers_plan
+
+    plan = customers_plan()
+    doc = to_document(plan)
+    schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
+    Draft202012Validator(schema).validate(doc)
+    assert doc["summary"] == {
+        "add": 5,
+        "remove": 1,
+        "create_segments": 1,
+        "update_segments": 2,
+        "create_profiles": 1,
+    }
+    beta = doc["segments"][1]
+    assert beta["id"] is None and beta["live_digest"] is None and beta["create"] is True
+    path = tmp_path / "p.json"
+    path.write_text(dumps(plan))
+    loaded = load(path)
+    assert loaded == plan
+    assert render_text(loaded) == render_text(plan)
+
+
+def test_a_plan_file_of_an_earlier_release_still_loads(tmp_path: Path) -> None:
+    doc = to_document(sample_plan())
+    doc["summary"] = {"add": doc["summary"]["add"], "remove": doc["summary"]["remove"]}
+    for key in ("emails", "create_profiles"):
+        del doc[key]
+    for seg in doc["segments"]:
+        for key in ("create", "description", "changes", "add_customers"):
+            del seg[key]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    assert load(path) == sample_plan()
+
+
+def test_a_created_segment_with_an_id_is_corrupt(tmp_path: Path) -> None:
+    doc = to_document(sample_plan())
+    doc["segments"][0]["create"] = True
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match="corrupt"):
+        load(path)

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def mixed_plan() -> Plan:
     d = DesiredState(
         segments=(
             DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:40])),
-            # Pinned by id under an old name: the plan warns that the store's name stays.
+            # Pinned by id under another name: the plan renames the store's segment.
             DesiredSegment(name="Wholesale (old)", id=SEG_B, profiles=frozenset(P[100:103])),
             DesiredSegment(name="Beta", id=None, profiles=frozenset(P[150:151])),
         )
@@ -119,7 +120,7 @@ def test_a_hostile_store_hash_cannot_close_the_marker_comment() -> None:
 def test_summary_line_is_the_text_renderers_and_comes_first() -> None:
     plan = mixed_plan()
     lines = render_markdown(plan).splitlines()
-    assert summary_line(plan) == "Plan: 10 to add, 19 to remove."
+    assert summary_line(plan) == "Plan: 10 to add, 19 to remove, 1 segment to update."
     body = [line for line in lines[2:] if line]
     assert body[0] == f"**{summary_line(plan)}**"
 
@@ -156,7 +157,7 @@ def test_banners_follow_removals_and_the_guard() -> None:
 
 
 def test_plan_warnings_are_listed_before_the_segments() -> None:
-    plan = mixed_plan()
+    plan = replace(mixed_plan(), warnings=('segment "vip" will be created; the store has "VIP"',))
     (warning,) = plan.warnings
     text = render_markdown(plan)
     assert f"- {warning}" in text
@@ -229,7 +230,9 @@ def test_escaped_names_in_guard_violations_and_warnings() -> None:
         safety=SafetyPolicy(max_removal_percent=10, min_members_for_guard=1),
     )
     lv = LiveState(segments=(LiveSegment(SEG_A, "<i>new</i>"),), members={SEG_A: frozenset(P)})
-    text = render_markdown(compute_plan(d, lv, store_hash="s", config_digest=DIGEST))
+    plan = compute_plan(d, lv, store_hash="s", config_digest=DIGEST)
+    plan = replace(plan, warnings=('segment "`old`" warned',))
+    text = render_markdown(plan)
     assert "<i>" not in text and "`old`" not in text
     assert 'segment "&lt;i&gt;new&lt;/i&gt;": 199 of 199 members' in text
     assert '"&#96;old&#96;"' in text

@@ -67,3 +67,57 @@ def test_no_changes_text() -> None:
     lv = LiveState(segments=(LiveSegment(SEG_A, "VIP"),), members={SEG_A: frozenset(P[:2])})
     plan = compute_plan(d, lv, store_hash="abc", config_digest="sha256:" + "0" * 64)
     assert render_text(plan).splitlines()[-1] == "No changes."
+
+
+def customers_plan() -> Plan:
+    from reconciler.model import Customer, CustomerRef
+
+    refs = (CustomerRef(customer_id=42), CustomerRef(email="ann@example.com"))
+    d = DesiredState(
+        segments=(
+            DesiredSegment(
+                name="VIP",
+                id=None,
+                profiles=frozenset(P[:2]),
+                description="Top buyers",
+                customers=refs,
+            ),
+            DesiredSegment(
+                name="Beta",
+                id=None,
+                profiles=frozenset(P[3:4]),
+                description='Early "access"',
+                customers=(CustomerRef(customer_id=42),),
+            ),
+            DesiredSegment(name="Renamed", id=SEG_C, profiles=frozenset()),
+        )
+    )
+    lv = LiveState(
+        segments=(LiveSegment(SEG_A, "VIP", "Best customers"), LiveSegment(SEG_C, "Old")),
+        members={SEG_A: frozenset(P[1:3]), SEG_C: frozenset()},
+        customer_ids={P[2]: 7},
+        customers={
+            42: Customer(42, "jane@example.com", None),
+            43: Customer(43, "ann@example.com", P[9]),
+        },
+    )
+    plan = compute_plan(d, lv, store_hash="abc123", config_digest="sha256:" + "0" * 64)
+    from reconciler.plan import with_emails
+
+    return with_emails(plan, {P[2]: "gone@example.com"})
+
+
+def test_plan_with_customers_creations_and_updates_text() -> None:
+    text = render_text(customers_plan())
+    check("plan_customers.txt", text)
+    assert text.splitlines()[-1] == (
+        "Plan: 5 to add, 1 to remove, 1 segment to create, 2 segments to update, "
+        "1 shopper profile to create."
+    )
+    assert "+ shopper profile for customer 42 (jane@example.com)" in text
+    assert f"- {P[2]}  (customer 7, gone@example.com)" in text
+    assert '~ description: "Best customers" -> "Top buyers"' in text
+
+
+def test_summary_without_creations_keeps_its_old_wording() -> None:
+    assert render_text(mixed_plan()).splitlines()[-1] == "Plan: 10 to add, 19 to remove."

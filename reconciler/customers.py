@@ -1,0 +1,107 @@
+"""Customers, in bulk: look-ups by id or email (GET /customers with `id:in` / `email:in`
+and `include=shopper_profile_id`), and the emails of the profiles a plan shows.
+
+Every look-up is split into the fewest requests the API's limits allow: each request
+carries at most one page of values (so no filter ever needs a second page) and a query
+no longer than the client's bound on a filter. 10,000 customer ids take 40 requests (pages
+of 250); 10,000 emails as many as their encoded length needs (about 60 for addresses of
+~20 characters). The requests run concurrently within the client's in-flight limit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
+from reconciler.client import BigCommerceClient
+from reconciler.model import Customer, DesiredState, normalize_email, normalize_uuid
+from reconciler.plan import Plan, with_emails
+
+# The client keeps every filter's query within this many bytes (room is left for
+# include, page and limit); chunking to the same bound means it never splits further.
+FILTER_QUERY_BYTES = MAX_REMOVAL_QUERY_BYTES - 200
+INCLUDE = ("shopper_profile_id",)
+
+
+def filter_chunks(values: Sequence[str], key: str, page_size: int) -> list[list[str]]:
+    """Greedy groups of at most `page_size` values whose encoded `key=v1,v2,...` fits the
+    client's query bound: each group is exactly one request."""
+    chunks: list[list[str]] = []
+    start = 0
+    while start < len(values):
+        window = values[start : start + page_size]
+        first = chunk_query_values(window, key, FILTER_QUERY_BYTES)[0]
+        chunks.append(first)
+        start += len(first)
+    return chunks
+
+
+def _customer(row: dict[str, Any]) -> Customer | None:
+    cid = row.get("id")
+    if isinstance(cid, bool) or not isinstance(cid, int):
+        return None
+    profile = row.get("shopper_profile_id")
+    return Customer(
+        id=cid,
+        email=str(row.get("email") or ""),
+        profile_id=normalize_uuid(profile) if isinstance(profile, str) and profile else None,
+    )
+
+
+async def lookup_customers(
+    client: BigCommerceClient, *, ids: Iterable[int] = (), emails: Iterable[str] = ()
+) -> dict[int, Customer]:
+    """The customers with these ids or emails that exist, by customer id. A value the
+    store does not know is simply absent from the result."""
+    id_values = sorted({int(i) for i in ids})
+    email_values = sorted({normalize_email(e) for e in emails})
+    size = client.page_size
+    calls = [
+        client.list_customers(ids=[int(v) for v in chunk], include=INCLUDE)
+        for chunk in filter_chunks([str(i) for i in id_values], "id:in", size)
+    ]
+    calls += [
+        client.list_customers(emails=chunk, include=INCLUDE)
+        for chunk in filter_chunks(email_values, "email:in", size)
+    ]
+    pages = await asyncio.gather(*calls)
+    found: dict[int, Customer] = {}
+    for rows in pages:
+        for row in rows:
+            customer = _customer(row)
+            if customer is not None:
+                found[customer.id] = customer
+    return found
+
+
+async def resolve_customers(
+    client: BigCommerceClient, desired: DesiredState
+) -> dict[int, Customer]:
+    """The customers the config names by id or email (unknown ones are absent)."""
+    refs = [r for seg in desired.segments for r in seg.customers]
+    ids = {r.customer_id for r in refs if r.customer_id is not None}
+    emails = {r.email for r in refs if r.email is not None}
+    if not ids and not emails:
+        return {}
+    return await lookup_customers(client, ids=ids, emails=emails)
+
+
+async def describe_members(client: BigCommerceClient, plan: Plan) -> Plan:
+    """The plan with the email of every shown profile whose customer id is known: one
+    bulk look-up by id (never a request per profile)."""
+    shown = {p for s in plan.segments for p in (*s.add, *s.remove)}
+    wanted = {
+        pid: cid
+        for pid, cid in plan.customer_ids.items()
+        if pid in shown and pid not in plan.emails
+    }
+    if not wanted:
+        return plan
+    customers = await lookup_customers(client, ids=set(wanted.values()))
+    emails = {
+        pid: customers[cid].email
+        for pid, cid in wanted.items()
+        if cid in customers and customers[cid].email
+    }
+    return with_emails(plan, emails)
