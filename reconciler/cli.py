@@ -519,6 +519,57 @@ def demo(config_file: str) -> int:
     return run_demo(config_file, desired, run, click.echo)
 
 
+@cli.command()
+@store_option
+@reserve_option
+@click.option(
+    "--segment",
+    "segment_names",
+    multiple=True,
+    metavar="NAME",
+    help="Export only this segment; may be given several times. Default: every segment.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Write the config to FILE instead of standard output.",
+)
+@click.option(
+    "--as",
+    "member_form",
+    type=click.Choice(["uuid", "customer_id", "email"]),
+    default="uuid",
+    show_default=True,
+    help="Write members as shopper profile UUIDs, customer ids or emails.",
+)
+def export(
+    store_hash: str | None,
+    rate_reserve: int,
+    segment_names: tuple[str, ...],
+    out_file: str | None,
+    member_form: str,
+) -> int:
+    """Write the store's live segments as a commented segments.yaml.
+
+    Plan against the same store then says `No changes.`: adopt reconciler in one step."""
+    from reconciler.export import export_config
+    from reconciler.runner import run_with_client
+
+    settings = _settings(store_hash, None, rate_reserve)
+    text, summary = run_with_client(
+        settings, lambda client: export_config(client, segment_names, member_form)
+    )
+    if out_file:
+        _write_atomic(Path(out_file), text)
+        click.echo(f"{summary[:-1]} to {out_file}.", err=True)
+    else:
+        click.echo(text, nl=False)
+        click.echo(summary, err=True)
+    return EXIT_OK
+
+
 def _guard_message(plan: Plan, allow_removals: int | None) -> str:
     reasons = "; ".join(str(v) for v in plan.guard_violations())
     if allow_removals is not None:
