@@ -219,3 +219,23 @@ def test_resolving_10000_customers_takes_the_fewest_requests_the_limits_allow(
     assert sandbox.run("plan").code == 0
     reads = [r for r in sandbox.log() if str(r["path"]).endswith("/customers")]
     assert len(reads) == math.ceil(10_000 / 250) == 40
+
+
+def test_a_profile_created_since_the_plan_is_used_not_duplicated(sandbox: Store) -> None:
+    first, _ = customer(sandbox, "ann@example.com", profile=False)
+    second, _ = customer(sandbox, "bob@example.com", profile=False)
+    vip = sandbox.segment("VIP")
+    sandbox.config({"VIP": [f"customer_id: {first}", f"customer_id: {second}"]})
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    made = str(sandbox.store.add_profile(first)["id"])  # someone else, meanwhile
+    applied = sandbox.run("apply", "plan.json")
+    # The bulk creation meets a 409; the store is asked who has a profile now, the rest
+    # is created, and both join the segment.
+    assert applied.code == 0, applied.out + applied.err
+    assert applied.out.splitlines()[-1] == (
+        "Apply complete: 2 added, 0 removed, 2 shopper profiles created."
+    )
+    other = str(sandbox.store.profile_of(second)["id"])  # type: ignore[index]
+    assert sandbox.members(vip) == {made, other}
+    sandbox.assert_api_rules()
+    assert sandbox.run("plan").out.splitlines()[-1] == "No changes."
