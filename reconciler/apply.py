@@ -248,7 +248,7 @@ class Applier:
                     full.append(seg)
             members, _ = await read_members(self.client, (s.key for s in full))
         except ReconcilerError as exc:
-            log.warning("could not verify the result: %s", exc.message)
+            self.result.verify_error = exc.message
             return
         for seg in full:
             self._compare(seg, members[seg.key])

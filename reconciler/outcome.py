@@ -61,6 +61,8 @@ class ApplyResult:
     changes: dict[tuple[str, Action, str], ChangeResult] = field(default_factory=dict)
     interrupted: bool = False
     fatal: ReconcilerError | None = None
+    # Set when the final re-read failed: nothing is known, so it is not a success.
+    verify_error: str | None = None
     verification: list[Verification] = field(default_factory=list)
     setup: list[SetupResult] = field(default_factory=list)
 
@@ -93,7 +95,7 @@ class ApplyResult:
 
     @property
     def verified(self) -> bool:
-        return all(v.ok for v in self.verification)
+        return self.verify_error is None and all(v.ok for v in self.verification)
 
     @property
     def ok(self) -> bool:

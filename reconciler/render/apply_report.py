@@ -77,6 +77,11 @@ def render_apply_summary(result: ApplyResult) -> str:
                 f'Verification: segment "{v.segment}" does not match the plan: '
                 f"{v.missing} planned members missing, {v.extra} unwanted members present"
             )
+    if result.verify_error is not None:
+        lines.append(
+            f"Verification: could not re-read the store ({result.verify_error}); "
+            "run plan to check whether it matches"
+        )
     if result.verification and result.verified:
         lines.append(
             f"Verified: {len(result.verification)} changed segment"
@@ -89,6 +94,8 @@ def render_apply_summary(result: ApplyResult) -> str:
         lines.append(
             f"Apply interrupted: {done}; {len(skipped)} not attempted. Run apply again to finish."
         )
+    elif result.verify_error is not None and not failures and not skipped:
+        lines.append(f"Apply unverified: {done}.")
     else:
         lines.append(
             f"Apply incomplete: {done}; {len(failures)} failed, {len(skipped)} not attempted."
@@ -124,6 +131,7 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
             for s in result.setup
         ],
         "fatal": result.fatal.message if result.fatal else None,
+        "verify_error": result.verify_error,
         "verification": [
             {
                 "segment": v.segment,

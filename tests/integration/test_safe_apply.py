@@ -220,6 +220,24 @@ def test_verification_reports_a_store_that_does_not_match(sandbox: Store) -> Non
     )
 
 
+def test_a_verification_that_cannot_read_the_store_is_not_a_success(sandbox: Store) -> None:
+    sid, _, desired = vip(sandbox, live=5, keep=5, new=20)
+    wrote = []
+
+    def outage_after_the_writes(method: str, path: str) -> None:
+        if method == "POST":
+            wrote.append(path)
+        elif wrote and method == "GET" and path.endswith("/shopper-profiles"):
+            raise RuntimeError("the store is unreachable now")
+
+    sandbox.server.app.before_handler = outage_after_the_writes
+    result = sandbox.run("apply", "--auto-approve", env=sandbox.env(RECONCILER_MAX_RETRIES="0"))
+    assert result.code == 1, result.out + result.err
+    assert "Verification: could not re-read the store" in result.out
+    assert result.out.splitlines()[-1] == "Apply unverified: 20 added, 0 removed."
+    assert sandbox.members(sid) == set(desired)
+
+
 # --- interruption --------------------------------------------------------------------
 
 
