@@ -103,6 +103,13 @@ def _member_line(sign: str, pid: str, ctx: _Context) -> str:
     return f"{sign} {pid}" + (f"  ({', '.join(notes)})" if notes else "")
 
 
+def _new_profile_line(customer_id: int, ctx: _Context) -> str:
+    emails = {p.customer_id: p.email for p in ctx.plan.create_profiles}
+    email = _CONTROL.sub(" ", emails.get(customer_id, ""))
+    shown = (email if ctx.show_emails else mask_email(email)) if email else ""
+    return f"+ shopper profile for customer {customer_id}" + (f" ({shown})" if shown else "")
+
+
 def _split(budget: int, adds: int, removes: int) -> tuple[int, int]:
     """Share a line budget between adds and removals; removals, the risky part, get the
     larger half, and whatever one list does not need goes to the other."""
@@ -113,22 +120,35 @@ def _split(budget: int, adds: int, removes: int) -> tuple[int, int]:
 
 
 def _segment_block(seg: SegmentPlan, ctx: _Context, member_lines: int | None) -> list[str]:
-    adds, removes = len(seg.add), len(seg.remove)
+    # Customers whose profile apply creates are added too: they count and show as adds.
+    add_lines = [_member_line("+", pid, ctx) for pid in seg.add] + [
+        _new_profile_line(cid, ctx) for cid in seg.add_customers
+    ]
+    adds, removes = len(add_lines), len(seg.remove)
     if member_lines is None:
         add_shown, remove_shown = adds, removes
     else:
         add_shown, remove_shown = _split(member_lines, adds, removes)
     after = seg.live_count + adds - removes
     guard = " · <b>over the removal guard</b>" if seg.guard_violation() else ""
+    new = " · <b>new segment</b>" if seg.create else ""
     lines = [
         f"<details><summary><code>{escape_inline(seg.name)}</code> "
-        f"+{adds} −{removes} · {seg.live_count} → {after} members{guard}</summary>",
+        f"+{adds} −{removes} · {seg.live_count} → {after} members{new}{guard}</summary>",
         "",
-        f"Segment id `{seg.segment_id}`",
+        "Created by apply" + (f": {escape_inline(seg.description)}" if seg.description else "")
+        if seg.create
+        else f"Segment id `{seg.segment_id}`",
         "",
-        "```diff",
     ]
-    lines += [_member_line("+", pid, ctx) for pid in seg.add[:add_shown]]
+    for change in seg.changes:
+        lines.append(
+            f'- `~ {change.field}`: "{escape_inline(change.old)}" → "{escape_inline(change.new)}"'
+        )
+    if seg.changes:
+        lines.append("")
+    lines.append("```diff")
+    lines += add_lines[:add_shown]
     if add_shown < adds:
         lines.append(f"  ... and {adds - add_shown} more to add")
     lines += [_member_line("-", pid, ctx) for pid in seg.remove[:remove_shown]]

@@ -314,3 +314,35 @@ def test_the_renderer_imports_neither_httpx_nor_click() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert out == "[]"
+
+
+def test_created_segments_and_shopper_profiles_are_shown() -> None:
+    from reconciler.plan import NewProfile
+
+    seg = SegmentPlan(
+        segment_id=None,
+        name="Beta <testers>",
+        add=("00000000-0000-4000-8000-000000000001",),
+        remove=(),
+        live_count=0,
+        live_digest=None,
+        create=True,
+        description="Early access",
+        add_customers=(42,),
+    )
+    plan = Plan(
+        segments=(seg,),
+        store_hash="abc123",
+        config_digest="sha256:" + "0" * 64,
+        create_profiles=(NewProfile(42, "jane@example.com"),),
+    )
+    md = render_markdown(plan)
+    assert "<b>new segment</b>" in md
+    assert "Created by apply: Early access" in md
+    assert "+2 −0 · 0 → 2 members" in md
+    assert "+ shopper profile for customer 42 (j***@example.com)" in md
+    assert "jane@example.com" not in md
+    assert "&lt;testers&gt;" in md
+    assert "+ shopper profile for customer 42 (jane@example.com)" in render_markdown(
+        plan, show_emails=True
+    )
