@@ -150,7 +150,7 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
     if result.errors or result.state is None:
         click.echo(f"{shown}: {len(result.errors)} error(s)", err=True)
         return EXIT_ERROR
-    members = sum(len(s.profiles) for s in result.state.segments)
+    members = sum(len(s.profiles) + len(s.customers) for s in result.state.segments)
     click.echo(f"{shown}: valid ({len(result.state.segments)} segments, {members} members)")
     return EXIT_OK
 
