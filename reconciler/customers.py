@@ -17,11 +17,14 @@ from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
 from reconciler.client import BigCommerceClient
 from reconciler.model import Customer, DesiredState, normalize_email, normalize_uuid
 from reconciler.plan import Plan, with_emails
+from reconciler.render.text import DEFAULT_MAX_LINES
 
 # The client keeps every filter's query within this many bytes (room is left for
 # include, page and limit); chunking to the same bound means it never splits further.
 FILTER_QUERY_BYTES = MAX_REMOVAL_QUERY_BYTES - 200
 INCLUDE = ("shopper_profile_id",)
+# Emails are looked up for at most one page of customers: the lines a plan shows.
+MAX_LOOKUP = 250
 
 
 def filter_chunks(values: Sequence[str], key: str, page_size: int) -> list[list[str]]:
@@ -88,14 +91,21 @@ async def resolve_customers(
 
 
 async def describe_members(client: BigCommerceClient, plan: Plan) -> Plan:
-    """The plan with the email of every shown profile whose customer id is known: one
-    bulk look-up by id (never a request per profile)."""
-    shown = {p for s in plan.segments for p in (*s.add, *s.remove)}
-    wanted = {
-        pid: cid
-        for pid, cid in plan.customer_ids.items()
-        if pid in shown and pid not in plan.emails
-    }
+    """The plan with the email of every profile the text plan lists (the first lines of
+    each segment's adds and removals) whose customer id is known: one bulk look-up by id
+    of at most one page, never a request per profile and never a read of every removed
+    customer (100,000 removals would cost 400 requests for lines nobody sees; the JSON
+    plan has every customer id)."""
+    shown = [
+        p
+        for s in plan.segments
+        for p in (*s.add[:DEFAULT_MAX_LINES], *s.remove[:DEFAULT_MAX_LINES])
+    ]
+    wanted: dict[str, int] = {}
+    for pid in shown:
+        cid = plan.customer_ids.get(pid)
+        if cid is not None and pid not in plan.emails and len(set(wanted.values())) < MAX_LOOKUP:
+            wanted[pid] = cid
     if not wanted:
         return plan
     customers = await lookup_customers(client, ids=set(wanted.values()))

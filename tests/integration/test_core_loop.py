@@ -65,10 +65,10 @@ def test_plan_apply_converges_and_leaves_undeclared_segments_alone(sandbox: Stor
     full_reads = [r for r in member_reads if r["query"].get("limit") == ["250"]]
     counts = [r for r in member_reads if r["query"].get("limit") == ["1"]]
     assert len(full_reads) == 2 and len(counts) == 2  # verification: one count per segment
-    # 1 segment list + 2 member reads + 1 bulk customer look-up (the emails of the 80
-    # removed members, one id:in request) + 6 POSTs + 2 DELETEs + 2 verification counts
+    # 1 segment list + 2 member reads + 1 bulk customer look-up (the emails of the removed
+    # members the plan lists: 25 per segment) + 6 POSTs + 2 DELETEs + 2 verification counts
     customer_reads = [r for r in log if r["path"].endswith("/customers")]
-    assert len(customer_reads) == 1 and customer_reads[0]["ids"] == 80
+    assert len(customer_reads) == 1 and customer_reads[0]["ids"] == 50
     assert len(log) == 14
     assert not any(r["path"].endswith(ids["newsletter"] + "/shopper-profiles") for r in log)
 
@@ -91,7 +91,10 @@ def test_json_plan_is_valid_and_complete(sandbox: Store) -> None:
         "update_segments": 0,
         "create_profiles": 0,
     }
-    assert len(doc["emails"]) == 80  # the removed members' emails, looked up in bulk
+    # The emails of the removals the text plan lists (25 a segment), looked up in bulk;
+    # the JSON has every customer id.
+    assert len(doc["emails"]) == 50
+    assert len(doc["customer_ids"]) == 80
     assert sum(len(s["add"]) for s in doc["segments"]) == 300  # never cut, unlike text
 
 
