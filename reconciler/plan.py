@@ -30,13 +30,13 @@ from reconciler.model import (
 MAX_SEGMENTS = 1000
 
 
-def membership_digest(members: Iterable[str]) -> str:
-    """A digest of a membership set, independent of order; the plan's staleness check."""
-    h = hashlib.sha256()
-    for member in sorted(members):
-        h.update(member.encode())
-        h.update(b"\n")
-    return "sha256:" + h.hexdigest()
+def membership_digest(members: Iterable[str], *, is_sorted: bool = False) -> str:
+    """A digest of a membership set, independent of order; the plan's staleness check.
+    sha256 of each member followed by a newline, in sorted order."""
+    ordered = members if is_sorted else sorted(members)
+    text = "\n".join(ordered)
+    data = (text + "\n").encode() if text else b""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +374,7 @@ def compute_plan(
         add = resolved.profiles - current
         remove = current - resolved.profiles if d.prune else frozenset()
         member_changes = bool(add or remove or new_customers)
+        ordered = sorted(current)  # once, for the digest and the kept members
         plans.append(
             SegmentPlan(
                 segment_id=seg.id,
@@ -381,10 +382,10 @@ def compute_plan(
                 add=tuple(sorted(add)),
                 remove=tuple(sorted(remove)),
                 live_count=len(current),
-                live_digest=membership_digest(current),
+                live_digest=membership_digest(ordered, is_sorted=True),
                 prune=d.prune,
                 policy=policy,
-                live_members=tuple(sorted(current)) if member_changes else (),
+                live_members=tuple(ordered) if member_changes else (),
                 changes=changes,
                 add_customers=new_customers,
             )
