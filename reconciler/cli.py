@@ -45,7 +45,9 @@ class RedactingFormatter(logging.Formatter):
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    """-v: reconciler's own details, each request as `METHOD path -> status (ms)` (never a
+    header); -vv: also httpx's request log; -vvv: also httpx/httpcore debug internals."""
+    level = logging.WARNING if verbose == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         RedactingFormatter(
@@ -55,9 +57,9 @@ def _setup_logging(verbose: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if verbose < 3:  # httpx/httpcore internals only at -vvv
-        for name in ("httpx", "httpcore"):
-            logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    library = {0: logging.WARNING, 1: logging.WARNING, 2: logging.INFO}.get(verbose, logging.DEBUG)
+    for name in ("httpx", "httpcore", "asyncio"):
+        logging.getLogger(name).setLevel(library)
 
 
 def _use_color(no_color: bool) -> bool:
@@ -130,7 +132,12 @@ color_option = click.option("--no-color", is_flag=True, help="Plain output witho
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="reconciler")
-@click.option("-v", "--verbose", count=True, help="-v: progress details; -vv: each request.")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="-v: each request (method, path, status; never a header); -vv, -vvv: more.",
+)
 def cli(verbose: int) -> None:
     """BigCommerce customer-segment membership managed as code."""
     _setup_logging(verbose)

@@ -171,8 +171,9 @@ def test_token_never_appears_at_any_verbosity(sandbox: Store, tmp_path: Path) ->
         assert result.code == 0, result.err
         assert TOKEN not in result.out + result.err
     assert TOKEN not in (tmp_path / "p.json").read_text()
-    verbose = sandbox.run("-vv", "plan")
-    assert "GET /stores/" in verbose.err or "GET " in verbose.err
+    verbose = sandbox.run("-v", "plan")  # --verbose: each request, never a header
+    assert "reconciler.client: GET /segments?page=1&limit=250 -> 200 (" in verbose.err
+    assert "X-Auth-Token" not in verbose.err and TOKEN not in verbose.err
 
 
 def _corpus() -> list[tuple[Path, str]]:
