@@ -3,12 +3,10 @@ Set UPDATE_GOLDEN=1 to rewrite the golden file."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -16,22 +14,11 @@ from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveStat
 from reconciler.plan import Plan, SegmentPlan, compute_plan
 from reconciler.render.markdown import mask_email, render_markdown
 from reconciler.render.text import summary_line
+from tests.goldens import SEG_A, SEG_B, SEG_C, P, check
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-SEG_A = "11111111-1111-4111-8111-111111111111"
-SEG_B = "22222222-2222-4222-8222-222222222222"
-SEG_C = "33333333-3333-4333-8333-333333333333"
 DIGEST = "sha256:" + "0" * 64
-P = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 200)]
 CUT_NOTE = "_The plan was cut to fit a comment"
 WORD_JOINER = "\u2060"
-
-
-def check(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
 
 
 def mixed_plan() -> Plan:

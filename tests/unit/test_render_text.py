@@ -2,25 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState
 from reconciler.plan import Plan, compute_plan
 from reconciler.render.text import render_text
-
-GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-SEG_A = "11111111-1111-4111-8111-111111111111"
-SEG_B = "22222222-2222-4222-8222-222222222222"
-SEG_C = "33333333-3333-4333-8333-333333333333"
-P = [f"00000000-0000-4000-8000-{i:012d}" for i in range(1, 200)]
-
-
-def check(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(text)
-    assert text == path.read_text()
+from tests.goldens import SEG_A, SEG_B, SEG_C, P, check
 
 
 def mixed_plan() -> Plan:
