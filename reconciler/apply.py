@@ -27,10 +27,8 @@ from typing import Any, TypeVar
 from reconciler.client import BigCommerceClient, chunk_adds, chunk_removals
 from reconciler.customers import lookup_customers
 from reconciler.errors import (
-    ApiError,
     AuthenticationError,
     ConflictError,
-    NotFoundError,
     PermissionDeniedError,
     ReconcilerError,
     UnprocessableError,
@@ -192,10 +190,7 @@ class Applier:
             self.result.fatal = exc  # every later request would fail the same way
             self._fail(batch, exc.message)
             return
-        except NotFoundError as exc:
-            self._fail(batch, exc.message)
-            return
-        except (ApiError, ReconcilerError) as exc:
+        except ReconcilerError as exc:  # 404, other API errors, retries or network given up
             self._fail(batch, exc.message)
             return
         for pid in batch.ids:

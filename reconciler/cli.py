@@ -353,9 +353,7 @@ def apply(
             if saved is None and not auto_approve and not _confirm(settings.store_hash):
                 click.echo("Apply cancelled; nothing was changed.")
                 return EXIT_ERROR
-            result = await execute(client, current, stop, reporter)
-            reporter.close()
-            outcome["result"] = result
+            outcome["result"] = await execute(client, current, stop, reporter)
             return EXIT_OK
 
     try:
