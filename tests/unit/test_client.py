@@ -298,6 +298,41 @@ def test_pages_after_the_first_are_fetched_concurrently_and_kept_in_order() -> N
     assert peak == 3  # pages 2..4 at once
 
 
+def test_a_long_read_builds_each_request_only_when_it_can_be_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """200 pages: the requests built but not yet answered never exceed the in-flight limit
+    by more than one per worker waiting, so the first pages go out at once instead of after
+    every request of every segment being read has been built."""
+    built = 0
+    ahead: list[int] = []
+    answered = 0
+    original = httpx.AsyncClient.build_request
+
+    def counting(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> httpx.Request:
+        nonlocal built
+        built += 1
+        return original(self, *args, **kwargs)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal answered
+        ahead.append(built - answered)
+        await asyncio.sleep(0.001)
+        answered += 1
+        number = int(request.url.params["page"])
+        return page([{"id": f"m{number}"}], number, 200)
+
+    monkeypatch.setattr(httpx.AsyncClient, "build_request", counting)
+
+    async def scenario() -> list[dict[str, Any]]:
+        client, _ = make_client(handler)
+        return await client.list_segment_members(SEG)
+
+    rows = run(scenario())
+    assert [r["id"] for r in rows] == [f"m{n}" for n in range(1, 201)]
+    assert max(ahead) <= 2 * 10  # a task per page would have built all 199 up front
+
+
 @pytest.mark.parametrize("total_pages", [0, 1])
 def test_an_empty_collection_is_one_request(total_pages: int) -> None:
     seen: list[httpx.Request] = []
