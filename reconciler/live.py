@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import Any
+from typing import NamedTuple
 
 from reconciler.client import BigCommerceClient
 from reconciler.customers import resolve_customers
@@ -26,26 +26,36 @@ async def read_segments(client: BigCommerceClient) -> tuple[LiveSegment, ...]:
     )
 
 
-async def read_members(
-    client: BigCommerceClient, segment_ids: Iterable[str]
-) -> tuple[dict[str, frozenset[str]], dict[str, int]]:
-    """Members of each segment, plus profile -> customer id as the API reported it."""
-    ids = list(dict.fromkeys(segment_ids))
-    pages: list[list[dict[str, Any]]] = await asyncio.gather(
-        *(client.list_segment_members(sid) for sid in ids)
-    )
-    members: dict[str, frozenset[str]] = {}
-    customers: dict[str, int] = {}
-    for sid, rows in zip(ids, pages, strict=True):
+class Members(NamedTuple):
+    """Members of each segment read, the same in sorted order, and profile -> customer id
+    as the API reported it."""
+
+    members: dict[str, frozenset[str]]
+    ordered: dict[str, tuple[str, ...]]
+    customer_ids: dict[str, int]
+
+
+async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) -> Members:
+    """Each segment's rows become sets (and a sorted tuple, which the plan's digest needs)
+    as soon as its own pages are in, while the others are still being read: only the last
+    segment's share of that work is left after the last page arrives."""
+    read = Members({}, {}, {})
+
+    async def one(sid: str) -> None:
+        rows = await client.list_segment_members(sid)
         profile_ids = []
         for row in rows:
             pid = normalize_uuid(str(row["id"]))
             profile_ids.append(pid)
             cid = row.get("customer_id")
             if isinstance(cid, int) and not isinstance(cid, bool):
-                customers[pid] = cid
-        members[sid] = frozenset(profile_ids)
-    return members, customers
+                read.customer_ids[pid] = cid
+        members = frozenset(profile_ids)
+        read.members[sid] = members
+        read.ordered[sid] = tuple(sorted(members))
+
+    await asyncio.gather(*(one(sid) for sid in dict.fromkeys(segment_ids)))
+    return read
 
 
 async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveState:
@@ -58,10 +68,14 @@ async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveSta
         raise missing_segments_error(missing, partial)
     by_id, by_name = partial.by_id(), partial.by_name()
     resolved = [resolve_segment(d, by_id, by_name) for d in desired.segments]
-    (members, customer_ids), customers = await asyncio.gather(
+    read, customers = await asyncio.gather(
         read_members(client, (r.id for r in resolved if r is not None)),
         resolve_customers(client, desired),
     )
     return LiveState(
-        segments=segments, members=members, customer_ids=customer_ids, customers=customers
+        segments=segments,
+        members=read.members,
+        customer_ids=read.customer_ids,
+        customers=customers,
+        ordered=read.ordered,
     )

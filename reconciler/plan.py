@@ -374,7 +374,10 @@ def compute_plan(
         add = resolved.profiles - current
         remove = current - resolved.profiles if d.prune else frozenset()
         member_changes = bool(add or remove or new_customers)
-        ordered = sorted(current)  # once, for the digest and the kept members
+        # Sorted once, for the digest and the kept members (by the reader, when it could).
+        ordered = live.ordered.get(seg.id)
+        if ordered is None or len(ordered) != len(current):
+            ordered = tuple(sorted(current))
         plans.append(
             SegmentPlan(
                 segment_id=seg.id,
@@ -385,15 +388,16 @@ def compute_plan(
                 live_digest=membership_digest(ordered, is_sorted=True),
                 prune=d.prune,
                 policy=policy,
-                live_members=tuple(ordered) if member_changes else (),
+                live_members=ordered if member_changes else (),
                 changes=changes,
                 add_customers=new_customers,
             )
         )
     shown = {p for s in plans for p in (*s.add, *s.remove)}
-    known = dict(live.customer_ids)
-    known.update({c.profile_id: c.id for c in customers.values() if c.profile_id is not None})
-    customer_ids = {p: c for p, c in known.items() if p in shown}
+    # Walk the changed profiles (in plan order), not every live member's customer id.
+    reported = live.customer_ids
+    customer_ids = {p: reported[p] for s in plans for p in (*s.add, *s.remove) if p in reported}
+    customer_ids.update({c.profile_id: c.id for c in customers.values() if c.profile_id in shown})
     emails = {
         c.profile_id: c.email
         for c in customers.values()

@@ -24,12 +24,18 @@ T = TypeVar("T")
 
 
 async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
-    live = await read_live(client, desired)
+    # The digest sorts every declared member (a tenth of a second at 100,000): a thread
+    # does it while the first requests wait on the network.
+    digest = asyncio.ensure_future(asyncio.to_thread(config_digest, desired))
+    try:
+        live = await read_live(client, desired)
+    finally:
+        digested = await digest
     plan = compute_plan(
         desired,
         live,
         store_hash=client.settings.store_hash,
-        config_digest=config_digest(desired),
+        config_digest=digested,
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         tool_version=__version__,
     )
@@ -62,10 +68,10 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
                 value = getattr(current, change.field, None) if current else None
                 if value != change.old:
                     stale.append(f'segment "{seg.name}": its {change.field} changed')
-    members, _ = await read_members(client, (s.segment_id for s in reread if s.segment_id))
+    read = await read_members(client, (s.segment_id for s in reread if s.segment_id))
     for seg in reread:
         assert seg.segment_id is not None
-        now = members[seg.segment_id]
+        now = read.members[seg.segment_id]
         if membership_digest(now) == seg.live_digest:
             continue
         then = frozenset(seg.live_members)
