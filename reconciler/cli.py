@@ -19,7 +19,7 @@ from reconciler import __version__
 from reconciler.client import ClientSettings
 from reconciler.config import LoadResult
 from reconciler.errors import ApplyInterruptedError, ConfigError, GuardError, ReconcilerError
-from reconciler.model import Problem
+from reconciler.model import DesiredState, Problem
 from reconciler.plan import Plan
 from reconciler.render.apply_report import apply_report_document, render_apply_summary
 from reconciler.render.json import render_json
@@ -317,6 +317,7 @@ def apply(
     from reconciler.runner import check_fresh, check_store, execute, make_plan, run_interruptible
 
     saved: Plan | None = None
+    desired: DesiredState | None = None
     if plan_file:
         from reconciler.planfile import load
 
@@ -343,6 +344,7 @@ def apply(
                 current = saved
                 await check_fresh(client, current)
             else:
+                assert desired is not None
                 current = await make_plan(client, desired)
                 _emit_plan(current, "text", no_color)
             outcome["plan"] = current

@@ -152,6 +152,15 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
                 "status": c.status,
                 "reason": c.reason,
             }
-            for c in result.changes.values()
+            for c in _in_plan_order(plan, result)
         ],
     }
+
+
+def _in_plan_order(plan: Plan, result: ApplyResult) -> list[ChangeResult]:
+    """Apply records changes as they complete; the report lists them as the plan does."""
+    rank = {s.name: i for i, s in enumerate(plan.segments)}
+    return sorted(
+        result.changes.values(),
+        key=lambda c: (rank.get(c.segment, len(rank)), c.action != "add", c.profile_id),
+    )

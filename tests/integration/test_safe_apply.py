@@ -248,7 +248,7 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     sid, _, desired = vip(sandbox, live=5, keep=5, new=2000)
     sandbox.server.config.latency_ms = 150
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--report", "r.json"],
         cwd=sandbox.workdir,
         env=sandbox.env(),
         stdout=subprocess.PIPE,
@@ -267,6 +267,14 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     posts = [r for r in sandbox.log() if r["method"] == "POST"]
     assert 0 < len(posts) < 40  # stopped dispatching long before the 40 batches
     assert all(r["status"] == 201 for r in posts)  # in-flight requests finished, none cut
+    # Every planned change is accounted for, in plan order: what was sent as applied,
+    # the rest as not attempted (and the summary says how many).
+    changes = json.loads((sandbox.workdir / "r.json").read_text())["changes"]
+    assert [c["profile_id"] for c in changes] == sorted(set(desired) - set(desired[:5]))
+    statuses = [c["status"] for c in changes]
+    assert statuses.count("applied") == 50 * len(posts)
+    assert statuses.count("not_attempted") == 2000 - 50 * len(posts)
+    assert f"{2000 - 50 * len(posts)} not attempted" in out
     assert 5 < len(sandbox.members(sid)) < 2005
     sandbox.server.config.latency_ms = 0
     rerun = sandbox.run("apply", "--auto-approve")
