@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from reconciler.client import (
     BigCommerceClient,
     ClientSettings,
+    _tls_context,
     build_removal_request,
     chunk_adds,
 )
@@ -128,6 +130,15 @@ def test_plain_http_to_a_remote_host_is_refused(url: str) -> None:
 )
 def test_plain_http_to_loopback_is_allowed(url: str) -> None:
     assert ClientSettings(store_hash=STORE, token=TOKEN, api_url=url).base_url.startswith(url)
+
+
+def test_https_verifies_with_the_ca_bundle_and_loopback_http_trusts_nothing() -> None:
+    assert _tls_context(ClientSettings(STORE, TOKEN).base_url) is True  # httpx's default
+    ctx = _tls_context(ClientSettings(STORE, TOKEN, api_url="http://127.0.0.1:9").base_url)
+    assert isinstance(ctx, ssl.SSLContext)
+    # No TLS is spoken to loopback http; were it ever, nothing would be trusted.
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] == 0
 
 
 @pytest.mark.parametrize(
