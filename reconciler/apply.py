@@ -345,8 +345,9 @@ class Applier:
         segments = []
         for seg in plan.segments:
             sid = made.get(seg.name) if seg.create else seg.segment_id
-            add = set(seg.add) | {profiles[c] for c in seg.add_customers if c in profiles}
-            done = replace(seg, segment_id=sid, add=tuple(sorted(add)), add_customers=())
+            made_profiles = {profiles[c] for c in seg.add_customers if c in profiles}
+            add = tuple(sorted(set(seg.add) | made_profiles)) if made_profiles else seg.add
+            done = replace(seg, segment_id=sid, add=add, add_customers=())
             segments.append(done)
             if sid is None:  # a segment to create that was not created
                 step = self._setup[("create_segment", seg.name)]

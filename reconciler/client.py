@@ -89,6 +89,7 @@ _UUID_IN_TEXT_RE = re.compile(
 )
 
 T = TypeVar("T")
+PageSink = Callable[[int, list[dict[str, Any]]], None]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
@@ -329,6 +330,13 @@ class BigCommerceClient:
         path = f"{_segment_path(segment_id)}/shopper-profiles"
         return await self._paginate(path, {}, _Call("read a segment's members"))
 
+    async def each_segment_member_page(self, segment_id: str, take: PageSink) -> None:
+        """The same members, handed to `take(page number, rows)` page by page as each
+        arrives (in any order, unduplicated by nobody): a caller reduces rows as they come
+        instead of holding every row (100,000 dicts) until the last page."""
+        path = f"{_segment_path(segment_id)}/shopper-profiles"
+        await self._each_page(path, {}, take=take, call=_Call("read a segment's members"))
+
     async def count_segment_members(self, segment_id: str) -> int | None:
         """The member count from one page of one item (meta.pagination.total); None when the
         response has no total. Verification uses it: one request instead of a full read."""
@@ -432,6 +440,14 @@ class BigCommerceClient:
     async def _paginate(
         self, path: str, params: Mapping[str, str], call: _Call
     ) -> list[dict[str, Any]]:
+        pages: dict[int, list[dict[str, Any]]] = {}
+        await self._each_page(path, params, call, pages.__setitem__)
+        return _dedupe([item for page in sorted(pages) for item in pages[page]])
+
+    async def _each_page(
+        self, path: str, params: Mapping[str, str], call: _Call, take: PageSink
+    ) -> None:
+        """Hand every page to `take(number, items)` as it arrives (in any order)."""
         size = self._page_size
         try:
             first, total_pages = await self._get_page(path, params, 1, size, call)
@@ -448,19 +464,19 @@ class BigCommerceClient:
             )
             self._page_size = size = FALLBACK_PAGE_SIZE
             first, total_pages = await self._get_page(path, params, 1, size, call)
+        take(1, first)
         # total_pages is known after page 1: fetch the rest concurrently. As many workers as
         # may be in flight, each building its next request only when it may send it: a task
         # per page would build every request up front, which delays the first ones sent
         # (400 pages at 100,000 members) and those of every other segment read meanwhile.
-        pages: dict[int, list[dict[str, Any]]] = {1: first}
         todo = iter(range(2, total_pages + 1))
 
         async def worker() -> None:
             for page in todo:
-                pages[page], _ = await self._get_page(path, params, page, size, call)
+                items, _ = await self._get_page(path, params, page, size, call)
+                take(page, items)
 
         await _gather(worker() for _ in range(min(self.settings.max_in_flight, total_pages - 1)))
-        return _dedupe([item for page in sorted(pages) for item in pages[page]])
 
     async def _get_page(
         self, path: str, params: Mapping[str, str], page: int, size: int, call: _Call

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from reconciler.client import BigCommerceClient
 from reconciler.customers import resolve_customers
@@ -36,20 +36,25 @@ class Members(NamedTuple):
 
 
 async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) -> Members:
-    """Each segment's rows become sets (and a sorted tuple, which the plan's digest needs)
-    as soon as its own pages are in, while the others are still being read: only the last
-    segment's share of that work is left after the last page arrives."""
+    """Each segment's rows become ids as their page arrives, and a set (and a sorted tuple,
+    which the plan's digest needs) as soon as its own pages are in, while the others are
+    still being read: little is left to do after the last page arrives."""
     read = Members({}, {}, {})
 
     async def one(sid: str) -> None:
-        rows = await client.list_segment_members(sid)
-        profile_ids = []
-        for row in rows:
-            pid = normalize_uuid(str(row["id"]))
-            profile_ids.append(pid)
-            cid = row.get("customer_id")
-            if isinstance(cid, int) and not isinstance(cid, bool):
-                read.customer_ids[pid] = cid
+        profile_ids: list[str] = []
+
+        def take(_: int, rows: list[dict[str, Any]]) -> None:
+            for row in rows:
+                pid = normalize_uuid(str(row["id"]))
+                profile_ids.append(pid)
+                cid = row.get("customer_id")
+                if isinstance(cid, int) and not isinstance(cid, bool):
+                    read.customer_ids[pid] = cid
+
+        # Rows are reduced to ids page by page (never all held), and the set dedupes what
+        # pages that shifted between requests may repeat.
+        await client.each_segment_member_page(sid, take)
         members = frozenset(profile_ids)
         read.members[sid] = members
         read.ordered[sid] = tuple(sorted(members))

@@ -309,6 +309,25 @@ def test_pages_after_the_first_are_fetched_concurrently_and_kept_in_order() -> N
     assert peak == 3  # pages 2..4 at once
 
 
+def test_member_pages_are_handed_over_one_by_one_as_they_arrive() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        await asyncio.sleep(0.001 * (6 - number))  # later pages answer first
+        return page([{"id": f"m{number}-{i}"} for i in range(3)], number, 5)
+
+    taken: list[tuple[int, list[str]]] = []
+
+    async def scenario() -> None:
+        client, _ = make_client(handler)
+        await client.each_segment_member_page(
+            SEG, lambda n, rows: taken.append((n, [r["id"] for r in rows]))
+        )
+
+    run(scenario())
+    assert taken[0][0] == 1  # page 1 first: it says how many there are
+    assert sorted(taken) == [(n, [f"m{n}-{i}" for i in range(3)]) for n in range(1, 6)]
+
+
 def test_a_long_read_builds_each_request_only_when_it_can_be_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -175,6 +175,7 @@ def fake_store(request: httpx.Request) -> httpx.Response:
 CALLS: dict[str, Callable[[BigCommerceClient], Coroutine[Any, Any, Any]]] = {
     "list_segments": lambda c: c.list_segments(),
     "list_segment_members": lambda c: c.list_segment_members(SEG),
+    "each_segment_member_page": lambda c: c.each_segment_member_page(SEG, lambda n, rows: None),
     "count_segment_members": lambda c: c.count_segment_members(SEG),
     "add_members": lambda c: c.add_members(SEG, ids(MAX_ADD_BATCH)),
     "remove_members": lambda c: c.remove_members(SEG, chunk_removals(ids(500))[0]),
