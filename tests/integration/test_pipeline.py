@@ -45,8 +45,9 @@ def test_a_segment_with_only_removals_does_not_wait_for_another_segments_adds(
     small_live = sandbox.profiles(40)
     big = sandbox.segment("Big", big_live)
     small = sandbox.segment("Small", small_live)
+    # Small is declared first, so its removal queues ahead of Big's 20 adds for the lanes.
     sandbox.config(
-        {"Big": big_live + big_new, "Small": small_live[:30]}, "safety:\n  max_removal_percent: 50"
+        {"Small": small_live[:30], "Big": big_live + big_new}, "safety:\n  max_removal_percent: 50"
     )
 
     applied = sandbox.run("apply", "--auto-approve")
@@ -54,7 +55,8 @@ def test_a_segment_with_only_removals_does_not_wait_for_another_segments_adds(
     log = sandbox.log()
     posts, deletes = _on(log, big, "POST"), _on(log, small, "DELETE")
     assert len(posts) == 20 and len(deletes) == 1
-    # 20 batches over 10 lanes take two rounds at least: the removal went out before the
-    # last add was answered, not after every segment's adds (a global barrier).
-    assert deletes[0]["t_start"] < max(r["t_end"] for r in posts)
+    # 20 batches over 10 lanes take two rounds: the removal went out in the first, not
+    # after every segment's adds were answered (a global barrier).
+    second_round = sorted(r["t_start"] for r in posts)[10]
+    assert deletes[0]["t_start"] < second_round
     assert sandbox.members(small) == set(small_live[:30])
