@@ -30,6 +30,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from reconciler.model import UUID_RE, Location, Problem
+from reconciler.yamlruns import Run, fold_runs
 
 # The format needs 4 levels; 64 leaves room for any sane file and stops `[[[[...` long
 # before anything (ours or a library's) could recurse too deeply.
@@ -116,6 +117,14 @@ def read_yaml(path: str | os.PathLike[str], file: str, *, max_bytes: int) -> Sou
     if text is None:
         src.complete = False
         return src
+    folded, runs = fold_runs(text)
+    if runs:
+        trial = Source(file)
+        _build(folded, trial, runs)
+        # Every run placed and nothing to report: the tree is the one the text gives.
+        # Otherwise parse the text as written, so problems are reported exactly.
+        if not runs and trial.complete and not trial.problems:
+            return trial
     _build(text, src)
     return src
 
@@ -211,7 +220,9 @@ def _scalar(event: Any) -> Any:
     return constructor(_CONSTRUCTOR, ScalarNode(tag, value, event.start_mark, event.end_mark))
 
 
-def _build(text: str, src: Source) -> None:
+def _build(text: str, src: Source, runs: dict[str, Run] | None = None) -> None:
+    """Build `src.root` from `text`; a plain list item naming one of `runs` (see
+    yamlruns) becomes that run's ids, and the run is taken out of `runs`."""
     stack: list[Any] = []  # open YMap / YList containers, innermost last
     keys: list[Any] = []  # per open container: _EXPECT_KEY, a key, or _DROP (lists: None)
     root: Any = _UNSET
@@ -284,6 +295,11 @@ def _build(text: str, src: Source) -> None:
                         mark = event.start_mark
                         top.append(value)
                         top.packed.append(((mark.line + 1) << 32) | (mark.column + 1))
+                        continue
+                    if runs and value in runs:  # a folded run of ids belongs here
+                        run = runs.pop(value)
+                        top.extend(run.ids)
+                        top.packed.extend(run.packed)
                         continue
                 pos = _pos(event.start_mark)
                 if event.anchor is not None:

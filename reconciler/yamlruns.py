@@ -1,0 +1,75 @@
+"""Long runs of `- <uuid>` lines, folded before parsing.
+
+A large config is mostly one shape: thousands of shopper profile ids written one per line
+at the same indentation. The parser spends most of its time making an event (and two
+marks) for each. Each such run of lines is replaced by one line holding a placeholder,
+followed by as many blank lines as the run had lines after its first, so every other
+line keeps its number; the reader puts the run's ids back where the placeholder lands.
+
+That is only valid where the placeholder lands as a plain item of a sequence: then the
+run's lines were that sequence's next entries. Anywhere else (inside a block scalar, a
+quoted or multi-line string, a key) the reader cannot place it, and the file is parsed
+again as written. Pure: no httpx, no click."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from array import array
+from dataclasses import dataclass
+
+# Shorter runs aren't worth a placeholder; every small file is parsed as written.
+RUN_MIN = 64
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_ANYWHERE = re.compile(_UUID)
+_ID_SHAPE = "[-0-9a-fA-F]{36}"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run's ids and their positions, packed as the reader's lists pack them."""
+
+    ids: list[str]
+    packed: array[int]
+
+
+def fold_runs(text: str, minimum: int | None = None) -> tuple[str, dict[str, Run]]:
+    """`text` with each run of at least `minimum` lines folded, and the runs by
+    placeholder; ({} and the text unchanged when there is none)."""
+    least = RUN_MIN if minimum is None else minimum
+    # Found by shape (cheap), then each id checked by the exact pattern.
+    pattern = re.compile(
+        rf"^( *)- {_ID_SHAPE}\n(?:\1- {_ID_SHAPE}\n){{{max(least - 1, 0)},}}", re.MULTILINE
+    )
+    runs: dict[str, Run] = {}
+    pieces: list[str] = []
+    last = 0
+    line = 1  # the number of the line `last` starts
+    prefix = _placeholder_prefix(text)
+    for found in pattern.finditer(text):
+        start, end = found.span()
+        line += text.count("\n", last, start)
+        indent = found.group(1)
+        ids = _UUID_ANYWHERE.findall(text, start, end)
+        if len(ids) != text.count("\n", start, end):
+            continue  # a line of the right shape that is no UUID: parse the run as written
+        column = len(indent) + 3  # 1-based column of the id, after "- "
+        first = (line << 32) | column
+        key = f"{prefix}{len(runs)}"
+        runs[key] = Run(ids, array("Q", range(first, first + (len(ids) << 32), 1 << 32)))
+        pieces += [text[last:start], f"{indent}- {key}\n", "\n" * (len(ids) - 1)]
+        line += len(ids)
+        last = end
+    if not runs:
+        return text, runs
+    pieces.append(text[last:])
+    return "".join(pieces), runs
+
+
+def _placeholder_prefix(text: str) -> str:
+    # Plain, never a UUID, never another YAML type, and not found anywhere in the file.
+    while True:
+        prefix = f"reconciler-run-{secrets.token_hex(6)}-"
+        if prefix not in text:
+            return prefix
