@@ -37,6 +37,9 @@ def _encoded(key: str, value: str) -> str:
 _SEPARATOR_BYTES = len(_encoded("k", "a,b")) - len(_encoded("k", "ab"))
 
 
+_REMOVAL_KEY = _encoded(REMOVAL_PARAM, "")  # "id%3Ain="
+_COMMA = _encoded("k", ",")[len("k=") :]  # "%2C"
+
 # Unreserved characters travel as they are; a UUID is made only of them.
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
 
@@ -151,14 +154,16 @@ def build_removal_request(
     if not is_uuid(segment_id):
         raise UnsafeRequestError(f"refusing a removal: segment id {segment_id!r:.60} is not a UUID")
     path = f"/segments/{segment_id}/shopper-profiles"
-    params = {REMOVAL_PARAM: ",".join(ids)}
+    # UUIDs are unreserved characters: only the key's `:` and the commas need encoding.
+    # The URL is parsed once, whole: httpx checks every character of each URL it parses,
+    # and a relative one is parsed twice (4,000 characters, 0.9 ms a DELETE).
+    query = _REMOVAL_KEY + _COMMA.join(ids)
+    base = str(target.base_url if isinstance(target, httpx.AsyncClient) else target)
+    url = httpx.URL(f"{base.rstrip('/')}{path}?{query}")
     if isinstance(target, httpx.AsyncClient):
-        request = target.build_request("DELETE", path, params=params)
+        request = target.build_request("DELETE", url)
     else:
-        base = str(target).rstrip("/")
-        request = httpx.Request(
-            "DELETE", base + path, params=params, headers={"Accept": "application/json"}
-        )
+        request = httpx.Request("DELETE", url, headers={"Accept": "application/json"})
     check_removal_request(request)
     # Round trip: what the server will parse is exactly the ids asked for, on this segment.
     if request.url.params.get(REMOVAL_PARAM, "").split(",") != ids or not request.url.path.endswith(
