@@ -399,7 +399,11 @@ def apply(
 @click.option("--quota", type=int, default=None, help="Requests per window (default: no limit).")
 @click.option("--window-ms", type=int, default=30_000, show_default=True)
 @click.option(
-    "--latency-ms", type=int, default=0, show_default=True, help="Delay added to every request."
+    "--latency-ms",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Time from each request to its answer (the emulator's own work included).",
 )
 @click.option(
     "--log",

@@ -74,7 +74,7 @@ class SandboxConfig:
     max_in_flight: int = 10
     quota: int | None = None  # requests per window; None: effectively unlimited
     window_ms: int = 30_000
-    latency_ms: int = 0
+    latency_ms: int = 0  # each answer is held until this long after its request arrived
     max_page_limit: int = 250
     default_page_limit: int = 50
     state_file: Path | None = None
@@ -224,8 +224,23 @@ class SandboxApp:
         over_quota = self._window_used >= quota
         self._window_used += 1  # every request costs a unit, refused ones too
         headers["X-Rate-Limit-Requests-Left"] = str(max(0, quota - self._window_used))
+        # The latency is the API's whole time on a request, its work included: the answer
+        # is held until `latency_ms` after the request was received, however long the
+        # emulator itself took (a real store's own work is part of its latency).
+        ready_at = time.monotonic() + self.config.latency_ms / 1000
+        response = await self._respond(request, record, headers, over_quota, admitted)
         if self.config.latency_ms and admitted:
-            await asyncio.sleep(self.config.latency_ms / 1000)
+            await asyncio.sleep(max(0.0, ready_at - time.monotonic()))
+        return response
+
+    async def _respond(
+        self,
+        request: Request,
+        record: dict[str, Any],
+        headers: dict[str, str],
+        over_quota: bool,
+        admitted: bool,
+    ) -> Response:
         if over_quota:
             reset_s = int(headers["X-Rate-Limit-Time-Reset-Ms"]) / 1000
             headers["X-Retry-After"] = str(max(1, math.ceil(reset_s)))

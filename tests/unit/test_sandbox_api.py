@@ -367,6 +367,19 @@ def test_sequential_requests_are_one_in_flight_each() -> None:
     assert all(r["t_end"] - r["t_start"] >= 0.004 for r in app.log)
 
 
+def test_latency_is_the_whole_time_to_an_answer_the_emulators_work_included() -> None:
+    _, app, _ = make(latency_ms=100)
+    app.before_handler = lambda method, path: time.sleep(0.06)  # a slow handler
+    call(app, "GET", "/segments")
+    app.before_handler = lambda method, path: time.sleep(0.15)  # slower than the latency
+    call(app, "GET", "/segments")
+    held, late = (r["t_end"] - r["t_start"] for r in app.log)
+    # Held until 100 ms after arrival, not 100 ms on top of the 60 ms of work.
+    assert 0.099 <= held < 0.14
+    # Work beyond the latency delays the answer by that much, nothing added.
+    assert 0.15 <= late < 0.2
+
+
 def test_the_quota_window_refills() -> None:
     _, app, _ = make(quota=2, window_ms=150)
     assert [call(app, "GET", "/segments").status_code for _ in range(3)] == [200, 200, 429]
