@@ -100,6 +100,13 @@ class SegmentPlan:
     changes: tuple[AttributeChange, ...] = ()
     add_customers: tuple[int, ...] = ()
 
+    def __repr__(self) -> str:
+        # Counts, not ids: see Plan.__repr__.
+        return (
+            f"SegmentPlan(segment_id={self.segment_id!r}, name={self.name!r}, "
+            f"add={self.add_total}, remove={len(self.remove)}, live_count={self.live_count})"
+        )
+
     @property
     def has_changes(self) -> bool:
         return bool(self.create or self.changes or self.has_member_changes)
@@ -147,6 +154,16 @@ class Plan:
     tool_version: str = ""
     emails: Mapping[str, str] = field(default_factory=dict)  # profile id -> email
     create_profiles: tuple[NewProfile, ...] = ()
+
+    def __repr__(self) -> str:
+        # Counts, not ids: a plan can hold a million, and asyncio repr()s what a task
+        # returned (Runner.run's signal restore does, on 3.11): 0.1 s per full repr at
+        # 100,000 members, spent twice at the end of every plan.
+        return (
+            f"Plan(store_hash={self.store_hash!r}, segments={len(self.segments)}, "
+            f"add={self.add_count}, remove={self.remove_count}, "
+            f"config_digest={self.config_digest!r})"
+        )
 
     @property
     def add_count(self) -> int:

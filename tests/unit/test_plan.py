@@ -269,6 +269,18 @@ def test_members_the_reader_already_sorted_give_the_same_plan() -> None:
     assert plan_for(d, stale) == plain
 
 
+def test_a_plan_reprs_as_counts_not_as_its_ids() -> None:
+    # asyncio repr()s a task's result when a run ends; a plan can hold a million ids.
+    p = ids(5000)
+    result = plan_for(desired(seg("VIP", p[:3000])), live({SEG_A: p[1000:]}))
+
+    text = repr(result)
+
+    assert len(text) < 300 and p[0] not in text
+    assert "add=1000" in text and "remove=2000" in text and "segments=1" in text
+    assert "add=1000, remove=2000, live_count=4000" in repr(result.segments[0])
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     want=st.sets(st.integers(0, 60), max_size=40),
