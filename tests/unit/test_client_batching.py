@@ -7,10 +7,10 @@ import uuid
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.batching import REMOVAL_PARAM, check_removal_request
+from reconciler.batching import REMOVAL_PARAM, check_removal_request, chunk_query_values
 from reconciler.client import (
     MAX_ADD_BATCH,
     MAX_REMOVAL_QUERY_BYTES,
@@ -84,6 +84,20 @@ def test_chunk_removals_packs_102_uuids_into_4000_bytes() -> None:
 def test_chunk_removals_respects_a_smaller_cap() -> None:
     chunks = chunk_removals(ids(10), max_query_bytes=8 + 36 * 2 + 3)
     assert [len(c) for c in chunks] == [2] * 5
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(0, 400), cap=st.integers(1, MAX_REMOVAL_QUERY_BYTES))
+def test_chunk_removals_are_the_greedy_packing_for_every_cap(n: int, cap: int) -> None:
+    # The slicing shortcut must give exactly the general greedy packing (or its refusal).
+    values = ids(n)
+    try:
+        expected = chunk_query_values(values, REMOVAL_PARAM, cap)
+    except UnsafeRequestError:
+        with pytest.raises(UnsafeRequestError):
+            chunk_removals(values, max_query_bytes=cap)
+        return
+    assert chunk_removals(values, max_query_bytes=cap) == expected
 
 
 def test_chunk_removals_refuses_a_cap_above_the_maximum() -> None:
