@@ -124,6 +124,19 @@ def test_a_syntax_error_after_a_run_is_reported_at_its_own_line(
     assert src.problems[0].location.line >= 102
 
 
+@pytest.mark.parametrize("brk", ["\r", "\r\n", "\x85", "\u2028", "\u2029"])
+def test_a_file_with_other_line_breaks_keeps_its_positions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, brk: str
+) -> None:
+    # YAML counts these as line breaks: an item after one is a line further down.
+    path = tmp_path / "c.yaml"
+    path.write_bytes(f'note: "a{brk}b"\nlist:\n{run_lines(2, ids(4))}'.encode())
+
+    src = assert_same(path, monkeypatch)
+
+    assert src.root["list"].item_pos(0) == (4, 5)
+
+
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")), ids=lambda p: p.stem)
 def test_the_malformed_corpus_reads_the_same_folded(
     path: Path, monkeypatch: pytest.MonkeyPatch
@@ -151,6 +164,8 @@ CONTEXTS = [
     "k:\n{run2}  - &anchor x\n",
     "k:\n\t{run2}",
     "---\n{run0}---\n{run0}",
+    'n: "a\u2028b"\nk:\n{run2}',
+    "k:\r\n{run2}",
 ]
 
 
