@@ -33,12 +33,10 @@ def _encoded(key: str, value: str) -> str:
     return str(httpx.QueryParams({key: value}))
 
 
-# Bytes that one more comma-separated value adds beyond itself (`,` is sent as `%2C`).
-_SEPARATOR_BYTES = len(_encoded("k", "a,b")) - len(_encoded("k", "ab"))
-
-
 _REMOVAL_KEY = _encoded(REMOVAL_PARAM, "")  # "id%3Ain="
 _COMMA = _encoded("k", ",")[len("k=") :]  # "%2C"
+# Bytes that one more comma-separated value adds beyond itself.
+_SEPARATOR_BYTES = len(_COMMA)
 
 # Unreserved characters travel as they are; a UUID is made only of them.
 _UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")

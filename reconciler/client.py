@@ -46,7 +46,7 @@ from reconciler.errors import (
     SettingsError,
     UnprocessableError,
 )
-from reconciler.model import is_uuid
+from reconciler.model import UUID_PATTERN, is_uuid
 from reconciler.pacing import HEADER_RESET_MS, RateLimiter
 
 __all__ = [
@@ -84,9 +84,7 @@ SCOPE_MODIFY = "Customers: modify scope (store_v2_customers)"
 
 _STORE_HASH_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no whitespace: a valid header value
-_UUID_IN_TEXT_RE = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
+_UUID_IN_TEXT_RE = re.compile(UUID_PATTERN)
 
 T = TypeVar("T")
 PageSink = Callable[[int, list[dict[str, Any]]], None]

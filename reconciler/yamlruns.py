@@ -18,11 +18,12 @@ import secrets
 from array import array
 from dataclasses import dataclass
 
+from reconciler.model import UUID_PATTERN
+
 # Shorter runs aren't worth a placeholder; every small file is parsed as written.
 RUN_MIN = 64
 
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_UUID_ANYWHERE = re.compile(_UUID)
+_UUID_ANYWHERE = re.compile(UUID_PATTERN)
 _ID_SHAPE = "[-0-9a-fA-F]{36}"
 # YAML breaks lines at these too; a file holding any is read as written.
 _OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
@@ -36,15 +37,14 @@ class Run:
     packed: array[int]
 
 
-def fold_runs(text: str, minimum: int | None = None) -> tuple[str, dict[str, Run]]:
-    """`text` with each run of at least `minimum` lines folded, and the runs by
+def fold_runs(text: str) -> tuple[str, dict[str, Run]]:
+    """`text` with each run of at least RUN_MIN lines folded, and the runs by
     placeholder; ({} and the text unchanged when there is none)."""
     if any(brk in text for brk in _OTHER_BREAKS):
         return text, {}  # lines would be counted differently from the parser's count
-    least = RUN_MIN if minimum is None else minimum
     # Found by shape (cheap), then each id checked by the exact pattern.
     pattern = re.compile(
-        rf"^( *)- {_ID_SHAPE}\n(?:\1- {_ID_SHAPE}\n){{{max(least - 1, 0)},}}", re.MULTILINE
+        rf"^( *)- {_ID_SHAPE}\n(?:\1- {_ID_SHAPE}\n){{{max(RUN_MIN - 1, 0)},}}", re.MULTILINE
     )
     runs: dict[str, Run] = {}
     pieces: list[str] = []
