@@ -101,6 +101,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+# The variables that tune retries (settings reads them); the give-up message names them.
+MAX_RETRIES_ENV = "RECONCILER_MAX_RETRIES"  # retries of one request after its first attempt
+MAX_RETRY_WAIT_ENV = "RECONCILER_MAX_RETRY_WAIT"  # seconds of waiting between attempts, in all
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     store_hash: str
@@ -607,11 +612,24 @@ class BigCommerceClient:
         message = (
             f"gave up on {request.method} {self._path(request)} after {attempts} "
             f"attempt{'s' if attempts != 1 else ''} over {self._clock() - start:.0f} s: "
-            f"{_outcome_reason(state, kept=True)}"
+            f"{_outcome_reason(state, kept=True)}; {self._limit_reached(state)}"
         )
         if failed:
             raise NetworkError(message)
         raise RetriesExhaustedError(message)
+
+    def _limit_reached(self, state: RetryCallState) -> str:
+        """Which limit ended the retries, and the variable that sets it."""
+        retries = self.settings.max_retries
+        if state.attempt_number > retries:
+            allowed = (
+                "no retries" if retries == 0 else f"{retries} retr{'y' if retries == 1 else 'ies'}"
+            )
+            return f"{MAX_RETRIES_ENV} allows {allowed}"
+        return (
+            f"waiting {state.upcoming_sleep:.1f} s more would pass {MAX_RETRY_WAIT_ENV} "
+            f"({self.settings.max_retry_wait:g} s of waiting in all)"
+        )
 
     # ---- responses -----------------------------------------------------------------------
 

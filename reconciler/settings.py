@@ -8,7 +8,12 @@ import math
 import os
 from collections.abc import Mapping
 
-from reconciler.client import DEFAULT_API_URL, ClientSettings
+from reconciler.client import (
+    DEFAULT_API_URL,
+    MAX_RETRIES_ENV,
+    MAX_RETRY_WAIT_ENV,
+    ClientSettings,
+)
 from reconciler.errors import SettingsError
 
 TOKEN_ENV = "BIGCOMMERCE_ACCESS_TOKEN"
@@ -16,8 +21,8 @@ STORE_ENV = "BIGCOMMERCE_STORE_HASH"
 API_URL_ENV = "BIGCOMMERCE_API_URL"
 # Retry and timeout tuning; unset means the defaults of ClientSettings.
 TIMEOUT_ENV = "RECONCILER_HTTP_TIMEOUT"  # seconds one attempt may take to answer
-MAX_RETRIES_ENV = "RECONCILER_MAX_RETRIES"  # retries of one request after its first attempt
-MAX_RETRY_WAIT_ENV = "RECONCILER_MAX_RETRY_WAIT"  # seconds of waiting between attempts, in all
+# RECONCILER_MAX_RETRIES and RECONCILER_MAX_RETRY_WAIT live in client: its give-up message
+# names them.
 BACKOFF_BASE_ENV = "RECONCILER_BACKOFF_BASE"  # seconds; the first retry's backoff
 
 # (variable, ClientSettings field, type, lowest, highest, what the value is)

@@ -133,7 +133,7 @@ def test_a_request_that_keeps_failing_gives_up_with_a_clear_message(sandbox: Sto
     assert result.code == 1
     assert re.search(
         r"gave up on POST /segments/[0-9a-f-]+/shopper-profiles after 4 attempts over \d+ s: "
-        r"the API kept answering 50[023]",
+        r"the API kept answering 50[023]; RECONCILER_MAX_RETRIES allows 3 retries",
         result.out + result.err,
     ), result.out + result.err
     assert len([r for r in sandbox.log() if r["method"] == "POST"]) == 4
@@ -159,5 +159,8 @@ def test_the_total_wait_cap_ends_a_long_retry(sandbox: Store) -> None:
     assert time.monotonic() - started < 15
     assert result.code == 1
     assert "gave up on POST" in result.out + result.err
-    assert "the API kept answering 429 (rate limited)" in result.out + result.err
+    assert "the API kept answering 429 (rate limited); waiting 5.0 s more would pass " in (
+        result.out + result.err
+    )
+    assert "RECONCILER_MAX_RETRY_WAIT (2 s of waiting in all)" in result.out + result.err
     assert api_rule_violations(sandbox.log()) == []

@@ -675,7 +675,7 @@ def test_retries_exhausted_is_one_clear_sentence() -> None:
     assert len(seen) == 4
     assert str(error) == (
         f"gave up on POST /segments/{SEG}/shopper-profiles after 4 attempts over 7 s: "
-        "the API kept answering 503"
+        "the API kept answering 503; RECONCILER_MAX_RETRIES allows 3 retries"
     )
     assert TOKEN not in str(error)
 
@@ -710,6 +710,42 @@ def test_total_retry_wait_is_capped() -> None:
 
     assert run(scenario()) == []  # 60 s would exceed the 45 s budget: give up now
     assert len(seen) == 1
+
+
+def test_giving_up_on_the_wait_cap_says_so_and_names_its_variable() -> None:
+    too_long = httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "60000"})
+
+    async def scenario() -> str:
+        client, _ = make_client(sequence_handler([too_long], []), max_retry_wait=45.0)
+        with pytest.raises(RetriesExhaustedError) as info:
+            await client.list_segments()
+        return str(info.value)
+
+    assert run(scenario()) == (
+        "gave up on GET /segments after 1 attempt over 0 s: the API kept answering 429 "
+        "(rate limited); waiting 60.0 s more would pass RECONCILER_MAX_RETRY_WAIT "
+        "(45 s of waiting in all)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_retries", "attempts", "allowed"),
+    [(0, "1 attempt", "no retries"), (1, "2 attempts", "1 retry")],
+)
+def test_giving_up_on_the_retry_count_names_its_variable(
+    max_retries: int, attempts: str, allowed: str
+) -> None:
+    async def scenario() -> str:
+        client, _ = make_client(
+            sequence_handler([httpx.Response(502)], []), max_retries=max_retries
+        )
+        with pytest.raises(RetriesExhaustedError) as info:
+            await client.list_segments()
+        return str(info.value)
+
+    message = run(scenario())
+    assert f"after {attempts} over" in message
+    assert message.endswith(f"the API kept answering 502; RECONCILER_MAX_RETRIES allows {allowed}")
 
 
 def test_a_transport_error_not_worth_retrying_is_a_network_error_at_once() -> None:
