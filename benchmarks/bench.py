@@ -8,6 +8,7 @@ page size 50) on the same scenarios; and times config load + plan offline.
     python benchmarks/bench.py                      # everything (a few minutes)
     python benchmarks/bench.py --sizes 1000,10000   # a subset
     python benchmarks/bench.py --offline-only
+    python benchmarks/bench.py --sizes 100000 --skip-naive --repeat 5   # medians
 
 Not part of the test run: it prints figures, it asserts nothing about time."""
 
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -218,6 +220,27 @@ def network_run(
     return row
 
 
+def repeated(runs: int, *args: Any) -> dict[str, Any]:
+    """`network_run` `runs` times: the median wall and net time of each step, and the worst
+    of everything else (requests, 429s, memory, convergence)."""
+    rows = [network_run(*args) for _ in range(runs)]
+    merged: dict[str, Any] = dict(rows[0])
+    for step in ("plan", "apply"):
+        if step not in rows[0]:
+            continue
+        each = [row[step] for row in rows]
+        merged[step] = {
+            **each[0],
+            "wall": statistics.median(r["wall"] for r in each),
+            "span": statistics.median(r["span"] for r in each),
+            "requests": max(r["requests"] for r in each),
+            "429": max(r["429"] for r in each),
+            "rss": max(r["rss"] for r in each),
+            "ok": all(r.get("ok", True) for r in each),
+        }
+    return merged
+
+
 def ideal(requests: int, latency_ms: int, quota: int | None, window_ms: int) -> float:
     latency_bound = requests * latency_ms / 1000 / 10
     if quota is None:
@@ -273,7 +296,15 @@ def main() -> None:
     ap.add_argument("--offline-sizes", default="100000,1000000")
     ap.add_argument("--offline-only", action="store_true")
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run each scenario N times and print the median times (the naive baseline once)",
+    )
     args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     # Byte-compile the package first, as installing it does: with PYTHONDONTWRITEBYTECODE
     # set (some CI images set it), every run would otherwise compile reconciler's source
     # again, 0.1-0.3 s of start-up that no installed copy pays.
@@ -285,7 +316,9 @@ def main() -> None:
     print(
         f"sandbox: {args.latency_ms} ms latency per request; quota runs: {args.quota} "
         f"requests per {args.window_ms} ms; {SEGMENTS} segments, {int(CHANGE * 100)}% "
-        "of each removed and as many added\n"
+        "of each removed and as many added"
+        + (f"; times are medians of {args.repeat} runs" if args.repeat > 1 else "")
+        + "\n"
     )
     with TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -301,7 +334,9 @@ def main() -> None:
                 sc = make_scenario(size)
                 runs = [("latency", None), ("quota", args.quota)]
                 for mode, quota in runs:
-                    row = network_run(sc, mode, args.latency_ms, quota, args.window_ms, False, work)
+                    row = repeated(
+                        args.repeat, sc, mode, args.latency_ms, quota, args.window_ms, False, work
+                    )
                     for step in ("plan", "apply"):
                         r = row[step]
                         minimum = r["min"]
