@@ -196,12 +196,38 @@ format_option = click.option(
 emails_option = click.option(
     "--show-emails", is_flag=True, help="Markdown: show emails unmasked (j***@example.com)."
 )
+
+
+class _Reserve(click.ParamType):
+    """A whole number of requests, 0 or more. Unlike click's own types, a bad value is not
+    echoed: it can come from the environment, where a token may be pasted by mistake."""
+
+    name = "integer"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                self.fail("must be a whole number of requests, 0 or more", param, ctx)
+        if number < 0:
+            self.fail("must be a whole number of requests, 0 or more", param, ctx)
+        return number
+
+
 reserve_option = click.option(
     "--rate-reserve",
-    type=click.IntRange(min=0),
+    type=_Reserve(),
     default=0,
     show_default=True,
     metavar="N",
+    # Set once for a store's CI jobs rather than repeated in each workflow step.
+    envvar="RECONCILER_RATE_RESERVE",
+    show_envvar=True,
     help="Leave N requests of every rate-quota window to the store's other apps.",
 )
 

@@ -122,6 +122,9 @@ def test_the_token_appears_in_no_output_file_or_log(
     pasted = sb.env(BIGCOMMERCE_ACCESS_TOKEN=SECRET, RECONCILER_HTTP_TIMEOUT=SECRET)
     assert run("token as a setting", "-vvv", "plan", env_=pasted).code == 1
     assert "RECONCILER_HTTP_TIMEOUT must be" in runs["token as a setting"].err
+    reserve = sb.env(BIGCOMMERCE_ACCESS_TOKEN=SECRET, RECONCILER_RATE_RESERVE=SECRET)
+    assert run("token as the reserve", "-vvv", "plan", env_=reserve).code == 1
+    assert "RECONCILER_RATE_RESERVE" in runs["token as the reserve"].err
     spaced = sb.env(BIGCOMMERCE_ACCESS_TOKEN="Zq9x abc 7d3fK2")
     assert run("bad token", "-vvv", "plan", env_=spaced).code == 1
 
