@@ -130,6 +130,14 @@ class ClientSettings:
             raise SettingsError(
                 "the access token contains spaces or characters a header can't hold"
             )
+        if self.store_hash.lower() == self.token.lower():
+            # Both are random letters and digits, easily swapped; the store hash is shown in
+            # messages, plans and URLs, so it must never be the token.
+            raise SettingsError(
+                "the store hash holds the access token: check BIGCOMMERCE_STORE_HASH, "
+                "--store-hash and the config's store_hash (the hash is the code in "
+                "https://api.bigcommerce.com/stores/HASH/v3)"
+            )
         try:
             url = httpx.URL(self.api_url)
         except httpx.InvalidURL:

@@ -158,6 +158,24 @@ def test_a_token_in_the_config_file_is_refused_and_not_echoed(secret_store: Stor
     assert sb.log() == []  # refused before any request
 
 
+def test_a_token_given_as_the_store_hash_is_refused_and_not_echoed(
+    secret_store: Store,
+) -> None:
+    # Real tokens are letters and digits, as store hashes are: swapping the two variables
+    # must not print the token as "store ... was not found".
+    token = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
+    sb = secret_store
+    sb.config({"VIP": sb.profiles(1)})
+    swapped = sb.env(BIGCOMMERCE_ACCESS_TOKEN=token, BIGCOMMERCE_STORE_HASH=token)
+    for args in (("-vvv", "plan"), ("-vvv", "apply", "--auto-approve"), ("export",)):
+        result = sb.run(*args, env=swapped)
+        assert result.code == 1
+        assert "the store hash holds the access token" in result.err, result.err
+        for needle in needles(token):
+            assert needle not in result.out + result.err
+    assert sb.log() == []  # refused before any request
+
+
 # --- redirects ---------------------------------------------------------------------------
 
 

@@ -141,6 +141,10 @@ def test_https_verifies_with_the_ca_bundle_and_loopback_http_trusts_nothing() ->
     assert ctx.cert_store_stats()["x509_ca"] == 0
 
 
+# A real token's shape: letters and digits, which a store hash may also hold.
+TOKEN_LIKE = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -155,13 +159,15 @@ def test_https_verifies_with_the_ca_bundle_and_loopback_http_trusts_nothing() ->
         {"max_in_flight": 0},
         {"page_size": 251},
         {"rate_reserve": -1},
+        {"store_hash": TOKEN_LIKE, "token": TOKEN_LIKE},
+        {"store_hash": TOKEN_LIKE.upper(), "token": TOKEN_LIKE},
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
     base: dict[str, Any] = {"store_hash": STORE, "token": TOKEN}
     with pytest.raises(SettingsError) as info:
         ClientSettings(**{**base, **kwargs})
-    assert TOKEN not in str(info.value)
+    assert TOKEN not in str(info.value) and TOKEN_LIKE not in str(info.value)
 
 
 def test_token_is_not_in_repr_or_str() -> None:
