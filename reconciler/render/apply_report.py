@@ -83,10 +83,13 @@ def render_apply_summary(result: ApplyResult) -> str:
             "run plan to check whether it matches"
         )
     if result.verification and result.verified:
-        lines.append(
-            f"Verified: {len(result.verification)} changed segment"
-            f"{'' if len(result.verification) == 1 else 's'} now match the plan."
-        )
+        n = len(result.verification)
+        checked = f"{n} changed segment{'' if n == 1 else 's'}"
+        if failures or skipped or setup_failures:
+            # Checked against what setup could make: a failed change is not in the store.
+            lines.append(f"Verified: {checked} hold{'s' if n == 1 else ''} what was applied.")
+        else:
+            lines.append(f"Verified: {checked} now match{'es' if n == 1 else ''} the plan.")
     done = done_line(result)
     if result.ok:
         lines.append(f"Apply complete: {done}.")

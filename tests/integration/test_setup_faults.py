@@ -1,0 +1,165 @@
+"""Apply's setup under faults, against the sandbox: a segment or a shopper profile that
+cannot be made fails only its own changes, a lost response to a create is resolved by
+reading the store (never a second segment or profile), and a re-run converges."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.sandbox.faults import FaultConfig
+from tests.integration.conftest import Store
+
+FAST = {
+    "RECONCILER_HTTP_TIMEOUT": "2",
+    "RECONCILER_BACKOFF_BASE": "0.01",
+    "RECONCILER_MAX_RETRIES": "1",
+}
+
+
+def report(sb: Store) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((sb.workdir / "report.json").read_text())
+    return doc
+
+
+def changes(doc: dict[str, Any], segment: str) -> list[dict[str, Any]]:
+    return [c for c in doc["changes"] if c["segment"] == segment]
+
+
+def next_seq_after_reads(sb: Store) -> int:
+    """The sandbox's number for apply's first write: apply reads what plan reads, so run
+    plan and count (the sandbox numbers every request since it started)."""
+    sb.server.reset_log()
+    assert sb.run("plan", env=sb.env(**FAST)).code == 0
+    log = sb.log()
+    return int(log[-1]["seq"]) + len(log) + 1
+
+
+def test_a_segment_that_cannot_be_created_fails_only_its_own_changes(sandbox: Store) -> None:
+    vip_members = sandbox.profiles(4)
+    vip = sandbox.segment("VIP", vip_members)
+    beta_members = sandbox.profiles(3)
+    sandbox.config(
+        {"VIP": vip_members[:2], "Beta": beta_members}, "safety:\n  max_removal_percent: 60"
+    )
+    # Every POST fails: the create (and so Beta's adds); VIP only removes, by DELETE.
+    sandbox.server.set_faults(FaultConfig(error_rate=1.0, methods=frozenset({"POST"})))
+
+    failed = sandbox.run(
+        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
+    )
+    assert failed.code == 1, failed.out + failed.err
+    assert 'create segment "Beta": gave up on POST /segments after 2 attempts' in failed.out
+    assert sandbox.members(vip) == set(vip_members[:2])  # the other segment's changes applied
+    assert "Verified: 1 changed segment holds what was applied." in failed.out
+    assert sandbox.store.segment_by_name("Beta") is None
+    doc = report(sandbox)
+    (setup,) = doc["setup"]
+    assert (setup["kind"], setup["subject"], setup["status"]) == (
+        "create_segment",
+        "Beta",
+        "failed",
+    )
+    beta = changes(doc, "Beta")
+    assert {c["profile_id"] for c in beta} == set(beta_members)
+    assert all(c["status"] == "failed" for c in beta)
+    assert all(c["reason"].startswith("the segment was not created: gave up on POST") for c in beta)
+    assert {c["status"] for c in changes(doc, "VIP")} == {"applied"}
+
+    sandbox.server.set_faults(None)
+    again = sandbox.run("apply", "--auto-approve", env=sandbox.env(**FAST))
+    assert again.code == 0, again.out + again.err
+    assert "Verified: 1 changed segment now matches the plan." in again.out
+    created = sandbox.store.segment_by_name("Beta")
+    assert created is not None and sandbox.members(created["id"]) == set(beta_members)
+    sandbox.assert_api_rules()
+
+
+def test_a_lost_create_response_finds_the_segment_it_made(sandbox: Store) -> None:
+    members = sandbox.profiles(3)
+    sandbox.config({"Beta": members})
+    # The create is committed, then the connection closes without an answer: the retry
+    # meets a 409 (the name exists), and the store is asked which segment that is.
+    nth = next_seq_after_reads(sandbox)
+    sandbox.server.set_faults(FaultConfig(fail_nth=frozenset({nth}), nth_fault="lost"))
+    sandbox.server.reset_log()
+
+    applied = sandbox.run(
+        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
+    )
+    assert applied.code == 0, applied.out + applied.err
+    creates = [
+        r for r in sandbox.log() if r["method"] == "POST" and r["path"].endswith("/segments")
+    ]
+    assert [r["status"] for r in creates] == [201, 409]
+    named = [s for s in sandbox.store.segments.values() if s["name"] == "Beta"]
+    assert len(named) == 1 and sandbox.members(named[0]["id"]) == set(members)
+    (setup,) = report(sandbox)["setup"]
+    assert (setup["status"], setup["id"]) == ("already", named[0]["id"])
+    sandbox.assert_api_rules()
+
+
+def customer_without_profile(sb: Store, email: str) -> int:
+    return int(sb.store.add_customer(email=email)["id"])
+
+
+def test_a_profile_that_cannot_be_created_fails_only_its_customer(sandbox: Store) -> None:
+    members = sandbox.profiles(3)
+    vip = sandbox.segment("VIP", members)
+    jane = customer_without_profile(sandbox, "jane@example.com")
+    sandbox.config(
+        {"VIP": [*members[:2], f"customer_id: {jane}"]}, "safety:\n  max_removal_percent: 50"
+    )
+    sandbox.server.set_faults(FaultConfig(error_rate=1.0, methods=frozenset({"POST"})))
+
+    failed = sandbox.run(
+        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
+    )
+    assert failed.code == 1, failed.out + failed.err
+    assert (
+        f"create a shopper profile for customer {jane}: gave up on POST /shopper-profiles"
+        in failed.out
+    )
+    assert sandbox.members(vip) == set(members[:2])  # the removal went ahead
+    assert sandbox.store.profile_of(jane) is None
+    doc = report(sandbox)
+    (jane_change,) = [c for c in changes(doc, "VIP") if c["action"] == "add"]
+    assert jane_change["profile_id"] == f"customer {jane}"
+    assert jane_change["status"] == "failed"
+    assert jane_change["reason"].startswith("no shopper profile: gave up on POST /shopper-profiles")
+
+    sandbox.server.set_faults(None)
+    again = sandbox.run("apply", "--auto-approve", env=sandbox.env(**FAST))
+    assert again.code == 0, again.out + again.err
+    profile = sandbox.store.profile_of(jane)
+    assert profile is not None
+    assert sandbox.members(vip) == {*members[:2], str(profile["id"])}
+
+
+def test_a_lost_profile_response_uses_the_profile_it_made(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    vip = sandbox.segment("VIP", members)
+    jane = customer_without_profile(sandbox, "jane@example.com")
+    sandbox.config({"VIP": [*members, f"customer_id: {jane}"]})
+    nth = next_seq_after_reads(sandbox)
+    sandbox.server.set_faults(FaultConfig(fail_nth=frozenset({nth}), nth_fault="lost"))
+    sandbox.server.reset_log()
+
+    applied = sandbox.run(
+        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
+    )
+    assert applied.code == 0, applied.out + applied.err
+    made = [
+        r
+        for r in sandbox.log()
+        if r["method"] == "POST"
+        and r["path"].endswith("/shopper-profiles")
+        and "/segments/" not in r["path"]
+    ]
+    assert [r["status"] for r in made] == [201, 409]
+    profiles = [p for p in sandbox.store.profiles.values() if p["customer_id"] == jane]
+    assert len(profiles) == 1  # one profile, not two
+    assert sandbox.members(vip) == {*members, str(profiles[0]["id"])}
+    (setup,) = report(sandbox)["setup"]
+    assert (setup["kind"], setup["status"]) == ("create_profile", "already")
+    sandbox.assert_api_rules()
