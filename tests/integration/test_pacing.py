@@ -42,3 +42,11 @@ def test_a_bad_reserve_in_the_environment_is_one_sentence_naming_it(sandbox: Sto
     assert "RECONCILER_RATE_RESERVE" in result.err, result.err
     assert "must be a whole number of requests, 0 or more" in result.err, result.err
     assert sandbox.log() == []  # refused before any request
+
+
+def test_an_empty_reserve_variable_means_none(sandbox: Store) -> None:
+    # What a workflow passes when the repository variable it names is not set.
+    sandbox.segment("VIP")
+    sandbox.config({"VIP": sandbox.profiles(1)})
+    result = sandbox.run("plan", env=sandbox.env(RECONCILER_RATE_RESERVE=""))
+    assert result.code == 0, result.out + result.err
