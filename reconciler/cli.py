@@ -99,8 +99,13 @@ def _print_problems(problems: list[Problem]) -> None:
             click.echo(_annotation(problem))
 
 
+def _secret() -> str | None:
+    """The access token, if set: a config file holding it is refused unread."""
+    return os.environ.get(TOKEN_ENV, "").strip() or None
+
+
 def _load(paths: tuple[str, ...]) -> LoadResult:
-    result = validate_sources(paths)
+    result = validate_sources(paths, secret=_secret())
     if result.errors or result.state is None:
         raise ConfigError(result.problems)
     _print_problems(result.warnings)
@@ -151,7 +156,7 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
 
     FILES (as pre-commit passes them) are checked together, like several -f."""
     paths = files or config_file
-    result = validate_sources(paths)
+    result = validate_sources(paths, secret=_secret())
     _print_problems(result.problems)
     shown = ", ".join(paths)
     if result.errors or result.state is None:

@@ -97,12 +97,15 @@ class LoadResult:
         return [p for p in self.problems if not p.is_error]
 
 
-def validate_config(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+def validate_config(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, secret: str | None = None
+) -> LoadResult:
     """Read, validate and convert a config file. Never raises for bad input: every
-    finding, however hostile the file, comes back as a Problem."""
+    finding, however hostile the file, comes back as a Problem. `secret` is the access
+    token, when known: a file that holds it is refused without a word of its content."""
     file = os.fspath(path)
     try:
-        return _validate(path, file, max_bytes)
+        return _validate(path, file, max_bytes, secret)
     except Exception as exc:  # the promise above outranks any bug of ours
         log.debug("config validation crashed", exc_info=True)
         problem = Problem(
@@ -189,8 +192,8 @@ def _validator() -> Draft202012Validator:
 # --- the pipeline ---------------------------------------------------------------------
 
 
-def _validate(path: str | Path, file: str, max_bytes: int) -> LoadResult:
-    src = read_yaml(path, file, max_bytes=max_bytes)
+def _validate(path: str | Path, file: str, max_bytes: int, secret: str | None) -> LoadResult:
+    src = read_yaml(path, file, max_bytes=max_bytes, secret=secret)
     root = src.root
     if root is not None:
         _check_token_keys(root, src)

@@ -33,11 +33,11 @@ def expand(paths: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(files))
 
 
-def validate_sources(paths: Sequence[str]) -> LoadResult:
+def validate_sources(paths: Sequence[str], *, secret: str | None = None) -> LoadResult:
     files = expand(paths)
     if len(files) == 1:
-        return validate_config(files[0])
-    results = [(f, validate_config(f)) for f in files]
+        return validate_config(files[0], secret=secret)
+    results = [(f, validate_config(f, secret=secret)) for f in files]
     problems = [p for _, r in results for p in r.problems]
     if any(r.errors or r.state is None for _, r in results):
         return LoadResult(None, problems)

@@ -110,11 +110,29 @@ class Source:
         self.problems.append(Problem(message, loc))
 
 
-def read_yaml(path: str | os.PathLike[str], file: str, *, max_bytes: int) -> Source:
-    """Read and parse one config file. Never raises for bad input."""
+# Shorter "tokens" are stand-ins (a proxy that adds auth), too common a string to look for.
+MIN_SECRET_LENGTH = 16
+SECRET_IN_FILE = (
+    "this file holds the access token (the value of BIGCOMMERCE_ACCESS_TOKEN): remove it, "
+    "and rotate the token if the file was ever committed; nothing else in the file was read"
+)
+
+
+def read_yaml(
+    path: str | os.PathLike[str], file: str, *, max_bytes: int, secret: str | None = None
+) -> Source:
+    """Read and parse one config file. Never raises for bad input. A file holding `secret`
+    (the access token) is not parsed at all: any message about the value would print it."""
     src = Source(file)
     text = _read_text(path, src, max_bytes)
     if text is None:
+        src.complete = False
+        return src
+    if secret and len(secret) >= MIN_SECRET_LENGTH and secret in text:
+        before = text[: text.index(secret)]
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        src.problems.append(Problem(SECRET_IN_FILE, Location(file, line, column)))
         src.complete = False
         return src
     folded, runs = fold_runs(text)

@@ -176,6 +176,21 @@ def test_a_token_given_as_the_store_hash_is_refused_and_not_echoed(
     assert sb.log() == []  # refused before any request
 
 
+def test_a_config_holding_the_token_as_a_value_is_refused_unread(secret_store: Store) -> None:
+    token = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
+    sb = secret_store
+    path = sb.workdir / "pasted.yaml"
+    path.write_text(f"version: 1\nsegments:\n  - name: VIP\n    shopper_profiles: [{token}]\n")
+    env = sb.env(BIGCOMMERCE_ACCESS_TOKEN=token)
+    for args in (("validate", "pasted.yaml"), ("-vvv", "plan", "-f", "pasted.yaml")):
+        result = sb.run(*args, env=env)
+        assert result.code == 1
+        assert "pasted.yaml:4:24: this file holds the access token" in result.err, result.err
+        for needle in needles(token):
+            assert needle not in result.out + result.err
+    assert sb.log() == []  # refused before any request
+
+
 # --- redirects ---------------------------------------------------------------------------
 
 

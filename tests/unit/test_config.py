@@ -287,6 +287,33 @@ def test_a_token_with_a_bad_tag_is_not_echoed_either(tmp_path: Path) -> None:
     assert "hunter2" not in rendered
 
 
+SECRET = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"  # a real token's shape
+
+
+def test_a_file_holding_the_token_anywhere_is_refused_unread(tmp_path: Path) -> None:
+    # As a member it would be echoed as "not a UUID", as a description shown in the plan.
+    path = write(
+        tmp_path,
+        f"""
+        version: 1
+        segments:
+          - name: VIP
+            description: "{SECRET}"
+            shopper_profiles:
+              - {SECRET}
+        """,
+    )
+    result = validate_config(path, secret=SECRET)
+    assert result.state is None
+    assert [str(p) for p in result.problems] == [f"{path}:4:19: {yamlsource.SECRET_IN_FILE}"]
+    assert validate_config(path).errors  # without the token known: the usual findings
+
+
+def test_a_short_stand_in_token_is_not_searched_for(tmp_path: Path) -> None:
+    path = write(tmp_path, "version: 1\nsegments:\n  - name: x\n    shopper_profiles: []\n")
+    assert validate_config(path, secret="x").state is not None
+
+
 def test_invalid_profile_ids_each_point_at_their_own_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
