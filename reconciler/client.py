@@ -46,7 +46,7 @@ from reconciler.errors import (
     SettingsError,
     UnprocessableError,
 )
-from reconciler.model import UUID_PATTERN, is_uuid
+from reconciler.model import MIN_SECRET_LENGTH, UUID_PATTERN, is_uuid
 from reconciler.pacing import HEADER_RESET_MS, RateLimiter
 
 __all__ = [
@@ -138,6 +138,10 @@ class ClientSettings:
                 "--store-hash and the config's store_hash (the hash is the code in "
                 "https://api.bigcommerce.com/stores/HASH/v3)"
             )
+        if len(self.token) >= MIN_SECRET_LENGTH and self.token.lower() in self.api_url.lower():
+            # Checked before the URL is parsed or shown: its host would be printed, and
+            # looked up in DNS.
+            raise SettingsError("the API URL holds the access token: check BIGCOMMERCE_API_URL")
         try:
             url = httpx.URL(self.api_url)
         except httpx.InvalidURL:

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 # A UUID as text, unanchored: for finding ids inside a longer text.
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 UUID_RE = re.compile(rf"^{UUID_PATTERN}$")
+# An access token shorter than this is a stand-in (a proxy that adds auth): too common a
+# string to search other values for.
+MIN_SECRET_LENGTH = 16
 
 
 def is_uuid(value: object) -> bool:

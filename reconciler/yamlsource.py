@@ -29,7 +29,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from reconciler.model import UUID_RE, Location, Problem
+from reconciler.model import MIN_SECRET_LENGTH, UUID_RE, Location, Problem
 from reconciler.yamlruns import Run, fold_runs
 
 # The format needs 4 levels; 64 leaves room for any sane file and stops `[[[[...` long
@@ -110,8 +110,6 @@ class Source:
         self.problems.append(Problem(message, loc))
 
 
-# Shorter "tokens" are stand-ins (a proxy that adds auth), too common a string to look for.
-MIN_SECRET_LENGTH = 16
 SECRET_IN_FILE = (
     "this file holds the access token (the value of BIGCOMMERCE_ACCESS_TOKEN): remove it, "
     "and rotate the token if the file was ever committed; nothing else in the file was read"

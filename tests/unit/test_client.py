@@ -161,6 +161,8 @@ TOKEN_LIKE = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
         {"rate_reserve": -1},
         {"store_hash": TOKEN_LIKE, "token": TOKEN_LIKE},
         {"store_hash": TOKEN_LIKE.upper(), "token": TOKEN_LIKE},
+        {"api_url": f"http://{TOKEN_LIKE}", "token": TOKEN_LIKE},
+        {"api_url": f"https://{TOKEN_LIKE}.example.com", "token": TOKEN_LIKE},
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
