@@ -58,11 +58,18 @@ class Scenario:
     def removes(self) -> list[int]:
         return [len(set(lv) - set(d)) for lv, d in zip(self.live, self.desired, strict=True)]
 
+    @property
+    def list_pages(self) -> int:
+        return math.ceil((SEGMENTS + 1) / PAGE)
+
+    @property
+    def member_pages(self) -> list[int]:
+        return [math.ceil(len(s) / PAGE) for s in self.live]
+
     def min_reads(self) -> int:
         # The segment list, every member page, and one look-up of the emails the plan shows.
         emails = 1 if any(self.removes) else 0
-        pages = sum(math.ceil(len(s) / PAGE) for s in self.live)
-        return math.ceil((SEGMENTS + 1) / PAGE) + pages + emails
+        return self.list_pages + sum(self.member_pages) + emails
 
     def rounds(self, apply: bool) -> int:
         """The fewest round trips in sequence, with 10 in flight, that the order of the work
@@ -70,10 +77,9 @@ class Scenario:
         each segment's first page next (it says how many follow); then the other pages;
         the email look-up once every page is in (it is for removals); writes only once the
         whole plan is shown, a segment's removals after its adds; its verification last."""
-        list_pages = math.ceil((SEGMENTS + 1) / PAGE)
-        rounds = 1 + math.ceil((list_pages - 1) / 10)
-        pages = [math.ceil(len(s) / PAGE) for s in self.live]
-        rounds += math.ceil(SEGMENTS / 10) + math.ceil(sum(p - 1 for p in pages) / 10)
+        rounds = 1 + math.ceil((self.list_pages - 1) / 10)
+        rest = sum(p - 1 for p in self.member_pages)
+        rounds += math.ceil(SEGMENTS / 10) + math.ceil(rest / 10)
         rounds += 1 if any(self.removes) else 0
         if apply:
             adds, removes = self.write_batches()

@@ -24,7 +24,7 @@ from reconciler.plan import Plan
 from reconciler.render.apply_report import apply_report_document, render_apply_summary
 from reconciler.render.json import render_json
 from reconciler.render.text import render_text
-from reconciler.settings import TOKEN_ENV, client_settings, resolve_store_hash
+from reconciler.settings import access_token, client_settings, resolve_store_hash
 from reconciler.sources import validate_sources
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -49,11 +49,7 @@ def _setup_logging(verbose: int) -> None:
     header); -vv: also httpx's request log; -vvv: also httpx/httpcore debug internals."""
     level = logging.WARNING if verbose == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        RedactingFormatter(
-            "%(levelname)s %(name)s: %(message)s", os.environ.get(TOKEN_ENV, "").strip()
-        )
-    )
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", access_token()))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -99,13 +95,8 @@ def _print_problems(problems: list[Problem]) -> None:
             click.echo(_annotation(problem))
 
 
-def _secret() -> str | None:
-    """The access token, if set: a config file holding it is refused unread."""
-    return os.environ.get(TOKEN_ENV, "").strip() or None
-
-
 def _load(paths: tuple[str, ...]) -> LoadResult:
-    result = validate_sources(paths, secret=_secret())
+    result = validate_sources(paths, secret=access_token() or None)
     if result.errors or result.state is None:
         raise ConfigError(result.problems)
     _print_problems(result.warnings)
@@ -156,7 +147,7 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
 
     FILES (as pre-commit passes them) are checked together, like several -f."""
     paths = files or config_file
-    result = validate_sources(paths, secret=_secret())
+    result = validate_sources(paths, secret=access_token() or None)
     _print_problems(result.problems)
     shown = ", ".join(paths)
     if result.errors or result.state is None:
@@ -212,13 +203,10 @@ class _Reserve(click.ParamType):
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            number = value
-        else:
-            try:
-                number = int(str(value).strip())
-            except ValueError:
-                self.fail("must be a whole number of requests, 0 or more", param, ctx)
+        try:
+            number = value if type(value) is int else int(str(value).strip())
+        except ValueError:
+            number = -1
         if number < 0:
             self.fail("must be a whole number of requests, 0 or more", param, ctx)
         return number

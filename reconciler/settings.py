@@ -47,10 +47,15 @@ def resolve_store_hash(
     return value.strip()
 
 
+def access_token(env: Mapping[str, str] | None = None) -> str:
+    """The token as the environment gives it ("" when unset): the one place it is read."""
+    return (os.environ if env is None else env).get(TOKEN_ENV, "").strip()
+
+
 def retry_settings(env: Mapping[str, str] | None = None) -> dict[str, float | int]:
     """The retry and timeout tuning the environment sets (only the variables that are set)."""
     env = os.environ if env is None else env
-    secret = env.get(TOKEN_ENV, "").strip()
+    secret = access_token(env)
     found: dict[str, float | int] = {}
     for name, key, kind, low, high, meaning in _TUNING:
         raw = env.get(name, "").strip()
@@ -72,7 +77,7 @@ def client_settings(
     store_hash: str, env: Mapping[str, str] | None = None, **overrides: object
 ) -> ClientSettings:
     env = os.environ if env is None else env
-    token = env.get(TOKEN_ENV, "").strip()
+    token = access_token(env)
     if not token:
         raise SettingsError(
             f"no access token: set {TOKEN_ENV} to the token of an API account with the "

@@ -126,8 +126,9 @@ def read_yaml(
     if text is None:
         src.complete = False
         return src
-    if secret and len(secret) >= MIN_SECRET_LENGTH and secret in text:
-        before = text[: text.index(secret)]
+    at = text.find(secret) if secret and len(secret) >= MIN_SECRET_LENGTH else -1
+    if at >= 0:
+        before = text[:at]
         line = before.count("\n") + 1
         column = len(before) - (before.rfind("\n") + 1) + 1
         src.problems.append(Problem(SECRET_IN_FILE, Location(file, line, column)))

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from reconciler.sandbox.faults import FaultConfig
-from tests.integration.conftest import Store
+from tests.integration.conftest import Result, Store
 
 FAST = {
     "RECONCILER_HTTP_TIMEOUT": "2",
@@ -33,6 +33,15 @@ def next_seq_after_reads(sb: Store) -> int:
     assert sb.run("plan", env=sb.env(**FAST)).code == 0
     log = sb.log()
     return max(int(r["seq"]) for r in log) + len(log) + 1
+
+
+def apply_losing_the_first_write(sb: Store) -> Result:
+    """Apply, with the response to its first write lost: the write is committed, then the
+    connection closes without an answer. The log holds apply's requests only."""
+    nth = next_seq_after_reads(sb)
+    sb.server.set_faults(FaultConfig(fail_nth=frozenset({nth}), nth_fault="lost"))
+    sb.server.reset_log()
+    return sb.run("apply", "--auto-approve", "--report", "report.json", env=sb.env(**FAST))
 
 
 def test_a_segment_that_cannot_be_created_fails_only_its_own_changes(sandbox: Store) -> None:
@@ -78,15 +87,9 @@ def test_a_segment_that_cannot_be_created_fails_only_its_own_changes(sandbox: St
 def test_a_lost_create_response_finds_the_segment_it_made(sandbox: Store) -> None:
     members = sandbox.profiles(3)
     sandbox.config({"Beta": members})
-    # The create is committed, then the connection closes without an answer: the retry
-    # meets a 409 (the name exists), and the store is asked which segment that is.
-    nth = next_seq_after_reads(sandbox)
-    sandbox.server.set_faults(FaultConfig(fail_nth=frozenset({nth}), nth_fault="lost"))
-    sandbox.server.reset_log()
-
-    applied = sandbox.run(
-        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
-    )
+    # The retry of the lost create meets a 409 (the name exists), and the store is asked
+    # which segment that is.
+    applied = apply_losing_the_first_write(sandbox)
     assert applied.code == 0, applied.out + applied.err
     creates = [
         r for r in sandbox.log() if r["method"] == "POST" and r["path"].endswith("/segments")
@@ -141,13 +144,7 @@ def test_a_lost_profile_response_uses_the_profile_it_made(sandbox: Store) -> Non
     vip = sandbox.segment("VIP", members)
     jane = customer_without_profile(sandbox, "jane@example.com")
     sandbox.config({"VIP": [*members, f"customer_id: {jane}"]})
-    nth = next_seq_after_reads(sandbox)
-    sandbox.server.set_faults(FaultConfig(fail_nth=frozenset({nth}), nth_fault="lost"))
-    sandbox.server.reset_log()
-
-    applied = sandbox.run(
-        "apply", "--auto-approve", "--report", "report.json", env=sandbox.env(**FAST)
-    )
+    applied = apply_losing_the_first_write(sandbox)
     assert applied.code == 0, applied.out + applied.err
     made = [
         r
