@@ -20,10 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ConfigError
 from reconciler.model import (
@@ -39,6 +36,10 @@ from reconciler.model import (
     normalize_uuid,
 )
 from reconciler.yamlsource import Pos, Source, YList, YMap, read_yaml
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ MAX_PROFILE_PROBLEMS = 50
 MAX_PROBLEMS = 1000
 
 _UUID_MATCH = UUID_RE.fullmatch
+# Ids already lower-case and stripped, which JSON writes unchanged between quotes.
+_NORMAL_IDS = re.compile(r"[0-9a-z-]*").fullmatch
 # The schema's pattern for a member's email: one '@', no spaces, no commas (a comma would
 # split the API's email:in filter).
 _EMAIL_MATCH = re.compile(r"^[^@\s,]+@[^@\s,]+$").fullmatch
@@ -157,8 +160,33 @@ def config_digest(state: DesiredState) -> str:
             for s in state.segments
         ],
     }
-    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(_canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def _canonical_json(doc: dict[str, Any]) -> str:
+    """json.dumps(doc, sort_keys=True, compact, ensure_ascii=False), byte for byte, but
+    each list of plain ids (which JSON writes as they are, in quotes) joined in one call
+    rather than encoded id by id: a third of the digest's time at 100,000 members."""
+    segments = doc["segments"]
+    joined: dict[int, tuple[str, list[str]]] = {}
+    for index, segment in enumerate(segments):
+        profiles = segment["profiles"]
+        if _NORMAL_IDS("".join(profiles)):
+            marker = f"profiles {os.urandom(16).hex()} {index}"
+            joined[index] = (json.dumps(marker), profiles)
+            segment["profiles"] = marker
+    data = _dumps(doc)
+    for marker, profiles in joined.values():
+        if data.count(marker) != 1:  # a value equal to a marker: encode it all instead
+            for again, (_, original) in joined.items():
+                segments[again]["profiles"] = original
+            return _dumps(doc)
+        data = data.replace(marker, '["' + '","'.join(profiles) + '"]' if profiles else "[]")
+    return data
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _sorted_refs(refs: Iterable[CustomerRef]) -> list[list[Any]]:
@@ -167,13 +195,11 @@ def _sorted_refs(refs: Iterable[CustomerRef]) -> list[list[Any]]:
 
 
 def _sorted_normalised(profiles: frozenset[str]) -> list[str]:
-    # C-level maps only: this runs over every member, a million in a big store. strip()
-    # returns the same object when there is nothing to strip, so a loaded (already
-    # lower-case) state is sorted without copying a single id.
-    stripped = map(str.strip, profiles)
-    if all(map(str.islower, profiles)):
-        return sorted(stripped)
-    return sorted(map(str.lower, stripped))
+    # C-level calls only: this runs over every member, a million in a big store. One
+    # match over them all finds a loaded state's ids (lower-case already) need no copy.
+    if _NORMAL_IDS("".join(profiles)):
+        return sorted(profiles)
+    return sorted(map(str.lower, map(str.strip, profiles)))
 
 
 @functools.cache
@@ -186,6 +212,10 @@ def load_schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
+    # Imported on first use (60 ms): plan and apply load the config while their first
+    # request is on the network, so the import should happen there, not at start-up.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema())
 
 

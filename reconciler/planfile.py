@@ -10,18 +10,21 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import PlanFileError
 from reconciler.model import SafetyPolicy
 from reconciler.plan import AttributeChange, NewProfile, Plan, SegmentPlan
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
 FORMAT_VERSION = 1
 
 
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # on first use: see config._validator
+
     text = resources.files("reconciler").joinpath("schemas/plan.schema.json").read_text()
     return Draft202012Validator(json.loads(text))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,11 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler import yamlsource
 from reconciler.config import (
     TOKEN_MESSAGE,
     LoadResult,
+    _canonical_json,
     config_digest,
     load_config,
     validate_config,
@@ -587,6 +591,57 @@ def test_the_digest_treats_30_and_30_point_0_alike(tmp_path: Path) -> None:
     a = BASE.replace("version: 1\n", "version: 1\nsafety: {max_removal_percent: 30}\n")
     b = BASE.replace("version: 1\n", "version: 1\nsafety: {max_removal_percent: 30.0}\n")
     assert digest_of(tmp_path, a) == digest_of(tmp_path, b) == digest_of(tmp_path, BASE)
+
+
+def test_the_digest_of_a_config_is_the_one_earlier_versions_saved_in_plans(
+    tmp_path: Path,
+) -> None:
+    # A saved plan carries the digest: a new canonical form would make apply refuse it.
+    expected = "sha256:27855864248d5ee13d9300f196c31c25aeab06b1fae6b0072f9b9380cdd8e258"
+    assert digest_of(tmp_path, BASE) == expected
+
+
+def canonical(doc: dict[str, object]) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+IDS = st.lists(
+    st.one_of(
+        st.uuids().map(str),
+        st.sampled_from(["", " a ", 'x"y', "a\\b", "é", "\x00", "UPPER", "1234", "a\tb"]),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(IDS, st.text(max_size=5), st.none() | st.text(max_size=5)), max_size=4))
+def test_the_digests_json_is_json_dumps_byte_for_byte(
+    segments: list[tuple[list[str], str, str | None]],
+) -> None:
+    # Lists of plain ids are joined rather than encoded; anything else is encoded.
+    def doc() -> dict[str, object]:
+        return {
+            "version": 1,
+            "segments": [
+                {"name": n, "description": d, "profiles": sorted(set(p))} for p, n, d in segments
+            ],
+        }
+
+    assert _canonical_json(doc()) == canonical(doc())
+
+
+def test_a_value_equal_to_a_list_marker_falls_back_to_encoding_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("reconciler.config.os.urandom", lambda n: bytes(n))
+    marker = "profiles " + "00" * 16 + " 0"
+
+    def doc() -> dict[str, object]:
+        return {"segments": [{"name": marker, "profiles": [P1, P2]}]}
+
+    assert _canonical_json(doc()) == canonical(doc())
+    assert P1 in _canonical_json(doc())
 
 
 # --- scale and purity -------------------------------------------------------------------
