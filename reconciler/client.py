@@ -303,6 +303,10 @@ class BigCommerceClient:
         # than max_in_flight requests open, whatever mix of calls runs concurrently.
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
         self._limiter = RateLimiter(settings.rate_reserve, clock=clock, sleep=sleep)
+        # Attempts whose request is not yet written out; `_sent` is set when there is none.
+        self._sending = 0
+        self._sent = asyncio.Event()
+        self._sent.set()
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             headers={
@@ -328,6 +332,12 @@ class BigCommerceClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    async def requests_sent(self) -> None:
+        """Return once every request started so far is written out (or has failed). Work
+        that holds the interpreter for a while, like loading a big config, can then run
+        without holding back a request: only answers already on their way wait."""
+        await self._sent.wait()
 
     @property
     def page_size(self) -> int:
@@ -551,6 +561,7 @@ class BigCommerceClient:
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
             started = time.perf_counter()
             headers: httpx.Headers | None = None
+            sent = self._sending_started(request)
             try:
                 response = await self._http.send(request)
                 headers = response.headers
@@ -565,6 +576,7 @@ class BigCommerceClient:
                 )
                 raise
             finally:
+                sent()
                 self.stats.in_flight -= 1
                 self._limiter.release(headers)
         status = response.status_code
@@ -579,6 +591,28 @@ class BigCommerceClient:
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+    def _sending_started(self, request: httpx.Request) -> Callable[[], None]:
+        """Count one attempt as being written out until httpcore's trace says its body is
+        sent, or the attempt ends; returns the (idempotent) call that stops counting it."""
+        self._sending += 1
+        self._sent.clear()
+        counted = True
+
+        def sent() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._sending -= 1
+                if not self._sending:
+                    self._sent.set()
+
+        async def trace(event: str, info: object) -> None:
+            if event.endswith(".send_request_body.complete"):
+                sent()
+
+        request.extensions["trace"] = trace
+        return sent
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with jitter in [b/2, b]: growing, yet concurrent retries spread out.

@@ -502,6 +502,42 @@ def test_max_in_flight_can_be_lowered() -> None:
     assert peak == 3
 
 
+def test_requests_sent_waits_for_an_attempt_without_a_trace_until_it_ends() -> None:
+    # A mock transport reports no writing: its attempts count as unsent until they end.
+    release = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return page([])
+
+    async def scenario() -> None:
+        client, _ = make_client(handler)
+        await asyncio.wait_for(client.requests_sent(), 1)  # nothing started: at once
+        read = asyncio.ensure_future(client.list_segments())
+        await asyncio.sleep(0.01)
+        waiting = asyncio.ensure_future(client.requests_sent())
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        release.set()
+        await asyncio.wait_for(waiting, 1)
+        assert await read == []
+
+    run(scenario())
+
+
+def test_requests_sent_does_not_wait_for_an_attempt_that_failed() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async def scenario() -> None:
+        client, _ = make_client(handler, max_retries=0)
+        with pytest.raises(NetworkError):
+            await client.list_segments()
+        await asyncio.wait_for(client.requests_sent(), 1)
+
+    run(scenario())
+
+
 # ---- pacing through the client -----------------------------------------------------------
 
 
