@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -613,8 +613,20 @@ def _guard_message(plan: Plan, allow_removals: int | None) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    sys.exit(run(argv))
+def main(argv: list[str] | None = None) -> NoReturn:
+    code = run(argv)
+    if sys.gettrace() or sys.getprofile():  # coverage or a profiler writes at exit
+        sys.exit(code)
+    # Skip the interpreter's teardown, which frees every object one by one (50-80 ms after
+    # a plan of 100,000 members) when the process is about to end anyway; mypy does the
+    # same. Nothing else is pending: files are closed and the client's threads joined.
+    logging.shutdown()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # a closed pipe (`plan | head`): what was read was written
+        pass
+    os._exit(code)
 
 
 def run(argv: list[str] | None = None) -> int:
