@@ -8,9 +8,11 @@ a large benchmark process would report the benchmark's own memory."""
 from __future__ import annotations
 
 import atexit
+import os
 import runpy
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def _write_peak(out: Path) -> None:
@@ -22,6 +24,14 @@ def _write_peak(out: Path) -> None:
 def main() -> None:
     out, rest = Path(sys.argv[1]), sys.argv[2:]
     atexit.register(_write_peak, out)
+    # The CLI ends with os._exit, skipping atexit: write the peak there too.
+    hard_exit = os._exit
+
+    def write_then_exit(code: int) -> NoReturn:
+        _write_peak(out)
+        hard_exit(code)
+
+    os._exit = write_then_exit
     if rest[0] == "-m":
         sys.argv = [rest[1], *rest[2:]]
         runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
