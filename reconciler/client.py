@@ -334,8 +334,8 @@ class BigCommerceClient:
         await self._http.aclose()
 
     async def requests_sent(self) -> None:
-        """Return once every request started so far is written out (or has failed). Work
-        that holds the interpreter for a while, like loading a big config, can then run
+        """Return once every request started so far is written out (or has ended). Work
+        that holds the interpreter for a while, like digesting a big config, can then run
         without holding back a request: only answers already on their way wait."""
         await self._sent.wait()
 
