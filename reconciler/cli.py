@@ -621,11 +621,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     # a plan of 100,000 members) when the process is about to end anyway; mypy does the
     # same. Nothing else is pending: files are closed and the client's threads joined.
     logging.shutdown()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except OSError:  # a closed pipe (`plan | head`): what was read was written
-        pass
+    for stream in (sys.stdout, sys.stderr):  # None when started with the descriptor closed
+        try:
+            if stream is not None:
+                stream.flush()
+        except OSError:  # a closed pipe (`plan | head`): what was read was written
+            pass
     os._exit(code)
 
 

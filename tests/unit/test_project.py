@@ -51,3 +51,13 @@ def test_the_cli_skips_teardown_but_a_profiler_still_gets_its_data(tmp_path: Pat
     bad = [sys.executable, "-m", "reconciler", "validate", "-f", str(tmp_path / "none.yaml")]
     proc = subprocess.run(bad, capture_output=True, text=True, check=False)
     assert proc.returncode == 1 and "no such file" in proc.stderr
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-"])
+def test_the_cli_ends_cleanly_with_stdout_or_stderr_closed(closed: str) -> None:
+    # Python then sets sys.stdout (or stderr) to None, which the final flush must allow.
+    report = ">&2" if closed == ">&-" else ""  # the exit code, on the stream left open
+    command = f'"{sys.executable}" -m reconciler --version {closed}; echo "exit $?" {report}'
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)
+    assert "exit 0" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
