@@ -172,7 +172,7 @@ def _canonical_json(doc: dict[str, Any]) -> str:
     joined: dict[int, tuple[str, list[str]]] = {}
     for index, segment in enumerate(segments):
         profiles = segment["profiles"]
-        if _NORMAL_IDS("".join(profiles)):
+        if _all_normal(profiles):
             marker = f"profiles {os.urandom(16).hex()} {index}"
             joined[index] = (json.dumps(marker), profiles)
             segment["profiles"] = marker
@@ -196,11 +196,17 @@ def _sorted_refs(refs: Iterable[CustomerRef]) -> list[list[Any]]:
 
 
 def _sorted_normalised(profiles: frozenset[str]) -> list[str]:
-    # C-level calls only: this runs over every member, a million in a big store. One
-    # match over them all finds a loaded state's ids (lower-case already) need no copy.
-    if _NORMAL_IDS("".join(profiles)):
+    # C-level calls only: this runs over every member, a million in a big store. A loaded
+    # state's ids are lower-case already and need no copy.
+    if _all_normal(profiles):
         return sorted(profiles)
     return sorted(map(str.lower, map(str.strip, profiles)))
+
+
+def _all_normal(ids: Iterable[str]) -> bool:
+    """Every id lower-case and stripped, which JSON also writes unchanged between quotes:
+    one match over them all, several times faster than a test per id."""
+    return _NORMAL_IDS("".join(ids)) is not None
 
 
 @functools.cache
@@ -523,8 +529,7 @@ def _check_profiles(items: YList, label: str, src: Source) -> Members | None:
     is walked in Python."""
     if items.all_uuids:  # the reader already matched every item against UUID_RE
         # Reuse the strings when they are already lower-case: saves a copy of every id.
-        lowered = all(map(str.islower, items))
-        members = frozenset(items) if lowered else frozenset(map(str.lower, items))
+        members = frozenset(items) if _all_normal(items) else frozenset(map(str.lower, items))
         if len(members) == len(items):
             return members, ()
     return _check_profiles_slowly(items, label, src)
