@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -95,8 +96,13 @@ def _print_problems(problems: list[Problem]) -> None:
             click.echo(_annotation(problem))
 
 
+def _sources(paths: Sequence[str]) -> LoadResult:
+    """The config files checked, searched for the token's value when it is set."""
+    return validate_sources(paths, secret=access_token() or None)
+
+
 def _load(paths: tuple[str, ...]) -> LoadResult:
-    result = validate_sources(paths, secret=access_token() or None)
+    result = _sources(paths)
     if result.errors or result.state is None:
         raise ConfigError(result.problems)
     _print_problems(result.warnings)
@@ -147,7 +153,7 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
 
     FILES (as pre-commit passes them) are checked together, like several -f."""
     paths = files or config_file
-    result = validate_sources(paths, secret=access_token() or None)
+    result = _sources(paths)
     _print_problems(result.problems)
     shown = ", ".join(paths)
     if result.errors or result.state is None:
