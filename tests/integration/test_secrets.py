@@ -27,6 +27,8 @@ from tests.integration.conftest import STORE, Result, Store
 # Tokens full of characters that are special to regexes, shells, JSON and URLs.
 SECRET = r"Zq9x.*+?^$[](){}|\-7d3fK2"
 WRONG = r"Wv4y'&%<>\"#;`~=!-8c2bJ7"
+# Letters and digits only, as real tokens (and store hashes) are.
+REAL_SHAPED = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
 
 
 def needles(token: str) -> set[str]:
@@ -163,7 +165,7 @@ def test_a_token_given_as_the_store_hash_is_refused_and_not_echoed(
 ) -> None:
     # Real tokens are letters and digits, as store hashes are: swapping the two variables
     # must not print the token as "store ... was not found".
-    token = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
+    token = REAL_SHAPED
     sb = secret_store
     sb.config({"VIP": sb.profiles(1)})
     swapped = sb.env(BIGCOMMERCE_ACCESS_TOKEN=token, BIGCOMMERCE_STORE_HASH=token)
@@ -177,7 +179,7 @@ def test_a_token_given_as_the_store_hash_is_refused_and_not_echoed(
 
 
 def test_a_config_holding_the_token_as_a_value_is_refused_unread(secret_store: Store) -> None:
-    token = "k3x9q2m7v8w1p4z6r5t0y2u8i9o1a3s"
+    token = REAL_SHAPED
     sb = secret_store
     path = sb.workdir / "pasted.yaml"
     path.write_text(f"version: 1\nsegments:\n  - name: VIP\n    shopper_profiles: [{token}]\n")
