@@ -307,6 +307,7 @@ class BigCommerceClient:
         self._sending = 0
         self._sent = asyncio.Event()
         self._sent.set()
+        self._wrote = asyncio.Event()  # set each time an attempt is written out (or ends)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             headers={
@@ -338,6 +339,17 @@ class BigCommerceClient:
         that holds the interpreter for a while, like digesting a big config, can then run
         without holding back a request: only answers already on their way wait."""
         await self._sent.wait()
+
+    async def request_written(self, during: asyncio.Future[Any]) -> None:
+        """Return once a request is written out (or its attempt has ended) after this call,
+        or once `during` ends: a caller starts a call as `during`, then holds the
+        interpreter for a while without holding back that call's request."""
+        self._wrote.clear()
+        wrote = asyncio.ensure_future(self._wrote.wait())
+        try:
+            await asyncio.wait({wrote, during}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            wrote.cancel()
 
     @property
     def page_size(self) -> int:
@@ -603,6 +615,7 @@ class BigCommerceClient:
             nonlocal counted
             if counted:
                 counted = False
+                self._wrote.set()
                 self._sending -= 1
                 if not self._sending:
                     self._sent.set()

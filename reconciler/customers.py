@@ -10,13 +10,14 @@ of 250); 10,000 emails as many as their encoded length needs (about 60 for addre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
 from reconciler.client import BigCommerceClient
-from reconciler.model import Customer, DesiredState, normalize_email, normalize_uuid
-from reconciler.plan import Plan, with_emails
+from reconciler.model import Customer, DesiredState, LiveState, normalize_email, normalize_uuid
+from reconciler.plan import Plan, resolve_segment, with_emails
 from reconciler.render.text import DEFAULT_MAX_LINES
 
 # The client keeps every filter's query within this many bytes (room is left for
@@ -90,25 +91,76 @@ async def resolve_customers(
     return await lookup_customers(client, ids=ids, emails=emails)
 
 
-async def describe_members(client: BigCommerceClient, plan: Plan) -> Plan:
-    """The plan with the email of every profile the text plan lists (the first lines of
-    each segment's adds and removals) whose customer id is known: one bulk look-up by id
-    of at most one page, never a request per profile and never a read of every removed
-    customer (100,000 removals would cost 400 requests for lines nobody sees; the JSON
-    plan has every customer id)."""
+def likely_described(desired: DesiredState, live: LiveState) -> list[int]:
+    """The customers `emails_wanted` will want for a plan of these states, found
+    without computing the plan, so the look-up can be on the network while it is computed
+    (70 ms at 100,000 members): the customer ids the read reported for each segment's
+    first adds and (when pruned) first removals in plan order. An add has one when it is
+    a live member of another segment. What this misses, describe_members looks up."""
+    by_id, by_name = live.by_id(), live.by_name()
+    by_email = {c.email.strip().lower(): c for c in live.customers.values() if c.email}
+    wanted: dict[int, None] = {}
+    for d in desired.segments:
+        seg = resolve_segment(d, by_id, by_name)
+        current = live.members.get(seg.id, frozenset()) if seg is not None else frozenset()
+        refs = (
+            live.customers.get(r.customer_id)
+            if r.customer_id is not None
+            else by_email.get(r.email or "")
+            for r in d.customers
+        )
+        named = {c.profile_id for c in refs if c is not None and c.profile_id is not None}
+        members = d.profiles | named if named else d.profiles
+        shown = heapq.nsmallest(DEFAULT_MAX_LINES, members - current)
+        if seg is not None and d.prune:
+            shown += heapq.nsmallest(DEFAULT_MAX_LINES, current - members)
+        for pid in shown:
+            cid = live.customer_ids.get(pid)
+            if cid is not None and len(wanted) < MAX_LOOKUP:
+                wanted[cid] = None
+    return list(wanted)
+
+
+def emails_wanted(plan: Plan) -> dict[str, int]:
+    """Profile -> customer id for the profiles the text plan lists whose customer id is
+    known and email is not, at most one page of customers (MAX_LOOKUP)."""
     shown = [
         p
         for s in plan.segments
         for p in (*s.add[:DEFAULT_MAX_LINES], *s.remove[:DEFAULT_MAX_LINES])
     ]
     wanted: dict[str, int] = {}
+    distinct: set[int] = set()
     for pid in shown:
         cid = plan.customer_ids.get(pid)
-        if cid is not None and pid not in plan.emails and len(set(wanted.values())) < MAX_LOOKUP:
+        if cid is None or pid in plan.emails:
+            continue
+        if cid in distinct or len(distinct) < MAX_LOOKUP:
             wanted[pid] = cid
+            distinct.add(cid)
+    return wanted
+
+
+async def describe_members(
+    client: BigCommerceClient,
+    plan: Plan,
+    *,
+    asked: Collection[int] = (),
+    found: Mapping[int, Customer] | None = None,
+) -> Plan:
+    """The plan with the email of every profile the text plan lists (the first lines of
+    each segment's adds and removals) whose customer id is known: one bulk look-up by id
+    of at most one page, never a request per profile and never a read of every removed
+    customer (100,000 removals would cost 400 requests for lines nobody sees; the JSON
+    plan has every customer id). `asked` were looked up already (see likely_described),
+    `found` is what that found: only customers outside `asked` are looked up here."""
+    wanted = emails_wanted(plan)
     if not wanted:
         return plan
-    customers = await lookup_customers(client, ids=set(wanted.values()))
+    customers = dict(found or {})
+    missing = set(wanted.values()).difference(asked)
+    if missing:
+        customers.update(await lookup_customers(client, ids=missing))
     emails = {
         pid: customers[cid].email
         for pid, cid in wanted.items()

@@ -27,19 +27,17 @@ async def read_segments(client: BigCommerceClient) -> tuple[LiveSegment, ...]:
 
 
 class Members(NamedTuple):
-    """Members of each segment read, the same in sorted order, and profile -> customer id
-    as the API reported it."""
+    """Members of each segment read, and profile -> customer id as the API reported it."""
 
     members: dict[str, frozenset[str]]
-    ordered: dict[str, tuple[str, ...]]
     customer_ids: dict[str, int]
 
 
 async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) -> Members:
-    """Each segment's rows become ids as their page arrives, and a set (and a sorted tuple,
-    which the plan's digest needs) as soon as its own pages are in, while the others are
-    still being read: little is left to do after the last page arrives."""
-    read = Members({}, {}, {})
+    """Each segment's rows become ids as their page arrives, and a set as soon as its own
+    pages are in. Sorting is left to the plan, which runs while its email look-up is on the
+    network (sorting here would hold it back: segments tend to finish together)."""
+    read = Members({}, {})
 
     async def one(sid: str) -> None:
         profile_ids: list[str] = []
@@ -55,9 +53,7 @@ async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) ->
         # Rows are reduced to ids page by page (never all held), and the set dedupes what
         # pages that shifted between requests may repeat.
         await client.each_segment_member_page(sid, take)
-        members = frozenset(profile_ids)
-        read.members[sid] = members
-        read.ordered[sid] = tuple(sorted(members))
+        read.members[sid] = frozenset(profile_ids)
 
     await asyncio.gather(*(one(sid) for sid in dict.fromkeys(segment_ids)))
     return read
@@ -82,5 +78,4 @@ async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveSta
         members=read.members,
         customer_ids=read.customer_ids,
         customers=customers,
-        ordered=read.ordered,
     )

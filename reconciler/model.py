@@ -158,9 +158,6 @@ class LiveState:
     members: Mapping[str, frozenset[str]]
     customer_ids: Mapping[str, int] = field(default_factory=dict)
     customers: Mapping[int, Customer] = field(default_factory=dict)
-    # The members in sorted order where the reader already sorted them (segment by
-    # segment, while other segments were still being read); the plan sorts the rest.
-    ordered: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def by_id(self) -> dict[str, LiveSegment]:
         return {s.id: s for s in self.segments}

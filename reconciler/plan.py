@@ -391,10 +391,7 @@ def compute_plan(
         add = resolved.profiles - current
         remove = current - resolved.profiles if d.prune else frozenset()
         member_changes = bool(add or remove or new_customers)
-        # Sorted once, for the digest and the kept members (by the reader, when it could).
-        ordered = live.ordered.get(seg.id)
-        if ordered is None or len(ordered) != len(current):
-            ordered = tuple(sorted(current))
+        ordered = tuple(sorted(current))  # sorted once, for the digest and the kept members
         plans.append(
             SegmentPlan(
                 segment_id=seg.id,

@@ -13,7 +13,7 @@ from reconciler import __version__
 from reconciler.apply import Applier
 from reconciler.client import BigCommerceClient, ClientSettings
 from reconciler.config import config_digest
-from reconciler.customers import describe_members
+from reconciler.customers import describe_members, likely_described, lookup_customers
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
 from reconciler.live import read_live, read_members, read_segments
 from reconciler.model import DesiredState
@@ -32,16 +32,26 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         live = await read_live(client, desired)
     finally:
         digested = await digest
-    plan = compute_plan(
-        desired,
-        live,
-        store_hash=client.settings.store_hash,
-        config_digest=digested,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        tool_version=__version__,
-    )
-    # Removals are live members: their customer ids are known, their emails are not.
-    return await describe_members(client, plan)
+    # The plan lists its first adds and removals with their emails; live members' emails
+    # are not known. They are looked up while the plan is computed (sorting and comparing
+    # every member: 70 ms at 100,000), not after it.
+    asked = likely_described(desired, live)
+    lookup = asyncio.ensure_future(lookup_customers(client, ids=asked))
+    try:
+        await client.request_written(during=lookup)
+        plan = compute_plan(
+            desired,
+            live,
+            store_hash=client.settings.store_hash,
+            config_digest=digested,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            tool_version=__version__,
+        )
+        found = await lookup
+    finally:
+        lookup.cancel()  # the plan failed or the run was stopped: the look-up is moot
+        await asyncio.gather(lookup, return_exceptions=True)
+    return await describe_members(client, plan, asked=asked, found=found)
 
 
 async def _digest_once_sent(client: BigCommerceClient, desired: DesiredState) -> str:

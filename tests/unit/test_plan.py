@@ -251,24 +251,6 @@ def test_digest_ignores_order() -> None:
     assert membership_digest(p) != membership_digest(p[1:])
 
 
-def test_members_the_reader_already_sorted_give_the_same_plan() -> None:
-    p = ids(30)
-    d = desired(seg("VIP", p[:20]))
-    plain = plan_for(d, live({SEG_A: p[10:]}))
-    presorted = LiveState(
-        segments=(LiveSegment(SEG_A, "VIP"),),
-        members={SEG_A: frozenset(p[10:])},
-        ordered={SEG_A: tuple(sorted(p[10:]))},
-    )
-    assert plan_for(d, presorted) == plain
-    assert plain.segments[0].live_members == tuple(sorted(p[10:]))
-    # An order that does not match the members (not from the reader) is not trusted.
-    stale = LiveState(
-        segments=presorted.segments, members=presorted.members, ordered={SEG_A: ("x",)}
-    )
-    assert plan_for(d, stale) == plain
-
-
 def test_a_plan_reprs_as_counts_not_as_its_ids() -> None:
     # asyncio repr()s a task's result when a run ends; a plan can hold a million ids.
     p = ids(5000)
