@@ -103,12 +103,14 @@ def likely_described(desired: DesiredState, live: LiveState) -> list[int]:
     for d in desired.segments:
         seg = resolve_segment(d, by_id, by_name)
         current = live.members.get(seg.id, frozenset()) if seg is not None else frozenset()
-        refs = (
+        refs = [
             live.customers.get(r.customer_id)
             if r.customer_id is not None
             else by_email.get(r.email or "")
             for r in d.customers
-        )
+        ]
+        if None in refs:
+            return []  # a customer the store lacks: the plan fails, nothing to show
         named = {c.profile_id for c in refs if c is not None and c.profile_id is not None}
         members = d.profiles | named if named else d.profiles
         shown = heapq.nsmallest(DEFAULT_MAX_LINES, members - current)

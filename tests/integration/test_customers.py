@@ -105,6 +105,18 @@ def test_unknown_customers_fail_the_plan_with_file_and_line_and_nothing_is_writt
     assert writes(sandbox) == []
 
 
+def test_a_plan_that_fails_on_an_unknown_customer_looks_up_no_emails(sandbox: Store) -> None:
+    # The emails of the lines a plan shows are looked up while it is computed; a plan
+    # bound to fail costs no look-up of them.
+    members = sandbox.profiles(3)  # customers 1-3, to be removed
+    sandbox.segment("VIP", members)
+    sandbox.config({"VIP": ["customer_id: 9999"]})
+    result = sandbox.run("plan")
+    assert result.code == 1 and "customer 9999 does not exist" in result.err
+    asked = [r["query"].get("id:in") for r in sandbox.log() if r["path"].endswith("/customers")]
+    assert asked == [["9999"]]
+
+
 def test_a_new_segment_is_created_and_filled_and_a_changed_description_updated(
     sandbox: Store,
 ) -> None:
