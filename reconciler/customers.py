@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
 from reconciler.client import BigCommerceClient
 from reconciler.model import Customer, DesiredState, LiveState, normalize_email, normalize_uuid
-from reconciler.plan import Plan, resolve_segment, with_emails
+from reconciler.plan import Plan, customer_finder, resolve_segment, with_emails
 from reconciler.render.text import DEFAULT_MAX_LINES
 
 # The client keeps every filter's query within this many bytes (room is left for
@@ -98,17 +98,12 @@ def likely_described(desired: DesiredState, live: LiveState) -> list[int]:
     first adds and (when pruned) first removals in plan order. An add has one when it is
     a live member of another segment. What this misses, describe_members looks up."""
     by_id, by_name = live.by_id(), live.by_name()
-    by_email = {c.email.strip().lower(): c for c in live.customers.values() if c.email}
+    find = customer_finder(live)
     wanted: dict[int, None] = {}
     for d in desired.segments:
         seg = resolve_segment(d, by_id, by_name)
         current = live.members.get(seg.id, frozenset()) if seg is not None else frozenset()
-        refs = [
-            live.customers.get(r.customer_id)
-            if r.customer_id is not None
-            else by_email.get(r.email or "")
-            for r in d.customers
-        ]
+        refs = [find(r) for r in d.customers]
         if None in refs:
             return []  # a customer the store lacks: the plan fails, nothing to show
         named = {c.profile_id for c in refs if c is not None and c.profile_id is not None}

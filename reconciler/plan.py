@@ -12,12 +12,13 @@ a declared description (and a pinned segment's name) that differs is updated."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from reconciler.errors import ConfigError, ReconcilerError, SegmentNotFoundError
 from reconciler.model import (
     Customer,
+    CustomerRef,
     DesiredSegment,
     DesiredState,
     LiveSegment,
@@ -264,12 +265,25 @@ class _Resolved:
     new_customers: dict[int, None]  # ordered set of customers without a profile
 
 
+def customer_finder(live: LiveState) -> Callable[[CustomerRef], Customer | None]:
+    """How a member named by customer id or email is found among the customers read
+    (None: the store has no such customer)."""
+    by_email = {c.email.strip().lower(): c for c in live.customers.values() if c.email}
+
+    def find(ref: CustomerRef) -> Customer | None:
+        if ref.customer_id is not None:
+            return live.customers.get(ref.customer_id)
+        return by_email.get(ref.email or "")
+
+    return find
+
+
 def _resolve_members(
     desired: DesiredState, live: LiveState
 ) -> tuple[list[_Resolved], list[Problem], list[str], dict[int, Customer]]:
     """Each segment's members as profile ids plus customers still without one; every
     unknown customer as a Problem at its line; duplicates as warnings."""
-    by_email = {c.email.strip().lower(): c for c in live.customers.values() if c.email}
+    find = customer_finder(live)
     unknown: list[Problem] = []
     warnings: list[str] = []
     used: dict[int, Customer] = {}
@@ -277,10 +291,7 @@ def _resolve_members(
     for d in desired.segments:
         resolved = _Resolved(set(d.profiles), {})
         for ref in d.customers:
-            if ref.customer_id is not None:
-                customer = live.customers.get(ref.customer_id)
-            else:
-                customer = by_email.get(ref.email or "")
+            customer = find(ref)
             where = f"{ref.location}: " if ref.location else ""
             if customer is None:
                 message = (
