@@ -5,7 +5,8 @@ client's semaphore keeps it within 10 in flight)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from reconciler.client import BigCommerceClient
@@ -33,10 +34,38 @@ class Members(NamedTuple):
     customer_ids: dict[str, int]
 
 
-async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) -> Members:
+def pages_ahead(expected: Mapping[str, int], page_size: int, free: int) -> dict[str, int]:
+    """How many pages after page 1 to request alongside it, per segment, from how many
+    members each is expected to have: the slots page 1 of every segment leaves free,
+    shared a page at a time, largest segment first. Only pages a segment would still
+    have with half its expected members are asked for, so one comes back empty (a wasted
+    request) only when the store holds less than half of what was expected."""
+    room = {sid: max(0, math.ceil(count / 2 / page_size) - 1) for sid, count in expected.items()}
+    ahead = dict.fromkeys(expected, 0)
+    order = sorted(expected, key=lambda sid: -expected[sid])
+    while free > 0 and any(room[sid] > ahead[sid] for sid in order):
+        for sid in order:
+            if free > 0 and room[sid] > ahead[sid]:
+                ahead[sid] += 1
+                free -= 1
+    return ahead
+
+
+async def read_members(
+    client: BigCommerceClient,
+    segment_ids: Iterable[str],
+    expected: Mapping[str, int] | None = None,
+) -> Members:
     """Each segment's rows become ids as their page arrives, and a set as soon as its own
     pages are in. Sorting is left to the plan, which runs while its email look-up is on the
-    network (sorting here would hold it back: segments tend to finish together)."""
+    network (sorting here would hold it back: segments tend to finish together).
+    `expected` member counts (the config's) let the first round trip carry more than
+    page 1 of each segment (see pages_ahead). Those extra pages are queued last: the
+    config's customer look-ups, started alongside, take a free slot before them."""
+    ids = list(dict.fromkeys(segment_ids))
+    free = client.settings.max_in_flight - len(ids)
+    counts = {sid: (expected or {}).get(sid, 0) for sid in ids}
+    ahead = pages_ahead(counts, client.page_size, free)
     read = Members({}, {})
 
     async def one(sid: str) -> None:
@@ -52,10 +81,10 @@ async def read_members(client: BigCommerceClient, segment_ids: Iterable[str]) ->
 
         # Rows are reduced to ids page by page (never all held), and the set dedupes what
         # pages that shifted between requests may repeat.
-        await client.each_segment_member_page(sid, take)
+        await client.each_segment_member_page(sid, take, ahead=ahead[sid])
         read.members[sid] = frozenset(profile_ids)
 
-    await asyncio.gather(*(one(sid) for sid in dict.fromkeys(segment_ids)))
+    await asyncio.gather(*(one(sid) for sid in ids))
     return read
 
 
@@ -68,9 +97,13 @@ async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveSta
     if missing:
         raise missing_segments_error(missing, partial)
     by_id, by_name = partial.by_id(), partial.by_name()
-    resolved = [resolve_segment(d, by_id, by_name) for d in desired.segments]
+    expected: dict[str, int] = {}
+    for d in desired.segments:
+        seg = resolve_segment(d, by_id, by_name)
+        if seg is not None:  # the config's count: a guess at the store's (see pages_ahead)
+            expected[seg.id] = expected.get(seg.id, 0) + len(d.profiles) + len(d.customers)
     read, customers = await asyncio.gather(
-        read_members(client, (r.id for r in resolved if r is not None)),
+        read_members(client, expected.keys(), expected),
         resolve_customers(client, desired),
     )
     return LiveState(

@@ -1,0 +1,240 @@
+"""Reading ahead: the pages after page 1 requested alongside it, before it says how many
+there are (client._each_page), and how many to ask for per segment (live.pages_ahead)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.client import BigCommerceClient, ClientSettings
+from reconciler.errors import AuthenticationError, NotFoundError
+from reconciler.live import Members, pages_ahead, read_members
+
+SEG = "dfada416-eba1-49cf-ad21-0f48b48d50ad"
+OTHER = "0a3c1f52-9d7e-4b8a-a1c2-3e4f5a6b7c8d"
+Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
+
+
+def client_for(handler: Handler) -> BigCommerceClient:
+    """`handler` answers the member pages; the segment list is empty."""
+
+    async def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/segments"):
+            return httpx.Response(200, json={"data": []})
+        return await handler(request)
+
+    return BigCommerceClient(
+        ClientSettings(store_hash="abc123", token="tok3nSECRETvalue42"),
+        transport=httpx.MockTransport(route),
+    )
+
+
+async def answered_once(client: BigCommerceClient) -> BigCommerceClient:
+    """Until the store's first answer tells the quota, the client sends one request at a
+    time (pacing's probe); in a plan, that answer is the segment list's."""
+    await client.list_segments()
+    return client
+
+
+def run(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, timeout=10))
+
+
+def page_of(request: httpx.Request, total_pages: int) -> httpx.Response:
+    number = int(request.url.params["page"])
+    rows = [{"id": f"m{number}-{i}"} for i in range(2)] if number <= total_pages else []
+    pagination = {"current_page": number, "total_pages": total_pages}
+    return httpx.Response(200, json={"data": rows, "meta": {"pagination": pagination}})
+
+
+async def read(client: BigCommerceClient, ahead: int) -> dict[int, list[str]]:
+    taken: dict[int, list[str]] = {}
+
+    def take(number: int, rows: list[dict[str, Any]]) -> None:
+        assert number not in taken, f"page {number} handed over twice"
+        taken[number] = [r["id"] for r in rows]
+
+    await answered_once(client)
+    await client.each_segment_member_page(SEG, take, ahead=ahead)
+    return taken
+
+
+# ---- the client --------------------------------------------------------------------------
+
+
+def test_pages_read_ahead_are_sent_before_page_1_is_answered() -> None:
+    """Page 1 is held until pages 2 and 3 have arrived: without reading ahead they would
+    wait for it, and the read would time out."""
+    asked: list[int] = []
+    both_here = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        asked.append(number)
+        if {2, 3} <= set(asked):
+            both_here.set()
+        if number == 1:
+            await both_here.wait()
+        return page_of(request, 5)
+
+    taken = run(read(client_for(handler), ahead=2))
+    assert asked[0] == 1  # page 1 takes its slot first
+    assert sorted(asked) == [1, 2, 3, 4, 5]  # every page asked for once
+    assert taken == {n: [f"m{n}-0", f"m{n}-1"] for n in range(1, 6)}
+
+
+def test_pages_read_ahead_past_the_end_come_back_empty_and_cost_nothing_else() -> None:
+    asked: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(int(request.url.params["page"]))
+        return page_of(request, 2)
+
+    taken = run(read(client_for(handler), ahead=4))
+    assert sorted(asked) == [1, 2, 3, 4, 5]  # 3 wasted, nothing asked for after page 1
+    assert {n: rows for n, rows in taken.items() if rows} == {
+        1: ["m1-0", "m1-1"],
+        2: ["m2-0", "m2-1"],
+    }
+
+
+def test_an_api_that_refuses_a_page_past_the_end_fails_nothing() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params["page"]) > 2:
+            return httpx.Response(404, json={"status": 404, "title": "No such page"})
+        return page_of(request, 2)
+
+    taken = run(read(client_for(handler), ahead=3))
+    assert sorted(taken) == [1, 2]
+
+
+def test_a_page_read_ahead_within_the_end_that_fails_fails_the_read() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if int(request.url.params["page"]) == 3:
+            return httpx.Response(404, json={"status": 404, "title": "Gone"})
+        return page_of(request, 4)
+
+    with pytest.raises(NotFoundError):
+        run(read(client_for(handler), ahead=3))
+
+
+def test_when_page_1_fails_the_pages_read_ahead_are_dropped_with_it() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] == "1":
+            return httpx.Response(401)
+        await asyncio.sleep(5)  # still on the network when page 1's answer arrives
+        return page_of(request, 3)
+
+    async def scenario() -> None:
+        before = asyncio.all_tasks()
+        with pytest.raises(AuthenticationError):
+            await read(client_for(handler), ahead=2)
+        # Nothing left running: the pages read ahead were cancelled, not orphaned.
+        assert asyncio.all_tasks() == before
+
+    run(scenario())
+
+
+def test_a_refused_page_size_falls_back_to_50_and_drops_the_pages_read_ahead() -> None:
+    asked: list[tuple[int, int]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params["limit"])
+        asked.append((int(request.url.params["page"]), limit))
+        if limit == 250:
+            return httpx.Response(422, json={"status": 422, "title": "limit must be at most 50"})
+        return page_of(request, 3)
+
+    client = client_for(handler)
+    taken = run(read(client, ahead=2))
+    assert client.page_size == 50
+    assert sorted(taken) == [1, 2, 3]
+    assert sorted(p for p, limit in asked if limit == 50) == [1, 2, 3]  # no read-ahead again
+
+
+def test_read_members_reads_ahead_from_expected_counts_within_ten_in_flight() -> None:
+    """Two segments of 10 pages, 2,500 members expected each: the first round carries
+    both first pages and 8 pages read ahead (4 each), and nothing beyond 10 in flight."""
+    open_now = peak = 0
+    first_round: list[str] = []
+    released = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal open_now, peak
+        open_now += 1
+        peak = max(peak, open_now)
+        if not released.is_set():
+            first_round.append(
+                f"{request.url.path.split('/')[-2][:4]}:{request.url.params['page']}"
+            )
+            if len(first_round) == 10:
+                released.set()
+            await released.wait()
+        await asyncio.sleep(0.001)
+        open_now -= 1
+        return page_of(request, 10)
+
+    async def scenario() -> Members:
+        client = await answered_once(client_for(handler))
+        expected = {SEG: 2500, OTHER: 2500}
+        return await read_members(client, expected, expected)
+
+    result = run(scenario())
+    assert sorted(first_round) == sorted(
+        f"{sid[:4]}:{n}" for sid in (SEG, OTHER) for n in range(1, 6)
+    )
+    assert peak == 10
+    assert {sid: len(m) for sid, m in result.members.items()} == {SEG: 20, OTHER: 20}
+
+
+# ---- how many pages to read ahead ----------------------------------------------------------
+
+
+def test_pages_ahead_fills_the_free_slots_largest_segment_first() -> None:
+    counts = {"a": 25_000, "b": 25_000, "c": 30_000, "d": 25_000}
+    assert pages_ahead(counts, 250, free=6) == {"a": 2, "b": 1, "c": 2, "d": 1}
+
+
+@pytest.mark.parametrize(
+    ("count", "room"),
+    [(0, 0), (250, 0), (500, 0), (501, 1), (1000, 1), (1001, 2), (2500, 4)],
+)
+def test_pages_ahead_asks_only_for_pages_half_the_expected_members_would_fill(
+    count: int, room: int
+) -> None:
+    assert pages_ahead({"a": count}, 250, free=9) == {"a": room}
+
+
+def test_no_free_slot_no_read_ahead() -> None:
+    assert pages_ahead({"a": 100_000, "b": 100_000}, 250, free=0) == {"a": 0, "b": 0}
+    assert pages_ahead({"a": 100_000}, 250, free=-3) == {"a": 0}
+
+
+@given(
+    counts=st.dictionaries(st.text(max_size=3), st.integers(0, 10_000), max_size=12),
+    size=st.sampled_from([50, 250]),
+    free=st.integers(-2, 9),
+)
+def test_pages_ahead_never_overfills_and_shares_evenly(
+    counts: dict[str, int], size: int, free: int
+) -> None:
+    ahead = pages_ahead(counts, size, free)
+    room = {sid: max(0, -(-count // (2 * size)) - 1) for sid, count in counts.items()}
+    assert set(ahead) == set(counts)
+    assert all(0 <= ahead[sid] <= room[sid] for sid in counts)
+    # Every free slot is used while some segment has room for more.
+    assert sum(ahead.values()) == min(max(free, 0), sum(room.values()))
+    # Shared a page at a time, largest first: among segments short of their room, the
+    # counts differ by at most one and a larger segment never has fewer.
+    short = [sid for sid in counts if ahead[sid] < room[sid]]
+    for a in short:
+        for b in short:
+            assert abs(ahead[a] - ahead[b]) <= 1
+            if counts[a] > counts[b]:
+                assert ahead[a] >= ahead[b]
