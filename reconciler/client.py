@@ -303,10 +303,6 @@ class BigCommerceClient:
         # than max_in_flight requests open, whatever mix of calls runs concurrently.
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
         self._limiter = RateLimiter(settings.rate_reserve, clock=clock, sleep=sleep)
-        # Attempts whose request is not yet written out; `_sent` is set when there is none.
-        self._sending = 0
-        self._sent = asyncio.Event()
-        self._sent.set()
         self._wrote = asyncio.Event()  # set each time an attempt is written out (or ends)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
@@ -334,16 +330,11 @@ class BigCommerceClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def requests_sent(self) -> None:
-        """Return once every request started so far is written out (or has ended). Work
-        that holds the interpreter for a while, like digesting a big config, can then run
-        without holding back a request: only answers already on their way wait."""
-        await self._sent.wait()
-
     async def request_written(self, during: asyncio.Future[Any]) -> None:
         """Return once a request is written out (or its attempt has ended) after this call,
         or once `during` ends: a caller starts a call as `during`, then holds the
-        interpreter for a while without holding back that call's request."""
+        interpreter for a while (digesting a big config, computing a plan) without holding
+        back that call's request; only its answer, already on its way, waits."""
         self._wrote.clear()
         wrote = asyncio.ensure_future(self._wrote.wait())
         try:
@@ -602,7 +593,7 @@ class BigCommerceClient:
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
             started = time.perf_counter()
             headers: httpx.Headers | None = None
-            sent = self._sending_started(request)
+            written = self._report_written(request)
             try:
                 response = await self._http.send(request)
                 headers = response.headers
@@ -617,7 +608,7 @@ class BigCommerceClient:
                 )
                 raise
             finally:
-                sent()
+                written()
                 self.stats.in_flight -= 1
                 self._limiter.release(headers)
         status = response.status_code
@@ -633,28 +624,17 @@ class BigCommerceClient:
         )
         return response
 
-    def _sending_started(self, request: httpx.Request) -> Callable[[], None]:
-        """Count one attempt as being written out until httpcore's trace says its body is
-        sent, or the attempt ends; returns the (idempotent) call that stops counting it."""
-        self._sending += 1
-        self._sent.clear()
-        counted = True
-
-        def sent() -> None:
-            nonlocal counted
-            if counted:
-                counted = False
-                self._wrote.set()
-                self._sending -= 1
-                if not self._sending:
-                    self._sent.set()
+    def _report_written(self, request: httpx.Request) -> Callable[[], None]:
+        """Have this attempt wake request_written once httpcore's trace says its body is
+        sent; returns the call that does it when the attempt ends (a transport without
+        that trace, or a failure before the body went out)."""
 
         async def trace(event: str, info: object) -> None:
             if event.endswith(".send_request_body.complete"):
-                sent()
+                self._wrote.set()
 
         request.extensions["trace"] = trace
-        return sent
+        return self._wrote.set
 
     def _backoff(self, attempt: int) -> float:
         # Exponential with jitter in [b/2, b]: growing, yet concurrent retries spread out.

@@ -27,11 +27,14 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
     # The digest sorts every declared member (60 ms at 100,000): a thread does it while
     # the first request waits on the network, once that request is written out (the
     # thread holds the interpreter, and sending the first request is work too).
-    digest = asyncio.ensure_future(_digest_once_sent(client, desired))
+    read = asyncio.ensure_future(read_live(client, desired))
     try:
-        live = await read_live(client, desired)
+        await client.request_written(during=read)
+        digested = await asyncio.to_thread(config_digest, desired)
+        live = await read
     finally:
-        digested = await digest
+        read.cancel()  # stopped while digesting: the read is moot
+        await asyncio.gather(read, return_exceptions=True)
     # The plan lists its first adds and removals with their emails; live members' emails
     # are not known. They are looked up while the plan is computed (sorting and comparing
     # every member: 70 ms at 100,000), not after it.
@@ -52,11 +55,6 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         lookup.cancel()  # the plan failed or the run was stopped: the look-up is moot
         await asyncio.gather(lookup, return_exceptions=True)
     return await describe_members(client, plan, asked=asked, found=found)
-
-
-async def _digest_once_sent(client: BigCommerceClient, desired: DesiredState) -> str:
-    await client.requests_sent()
-    return await asyncio.to_thread(config_digest, desired)
 
 
 def check_store(plan: Plan, settings: ClientSettings) -> None:

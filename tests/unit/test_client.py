@@ -502,8 +502,8 @@ def test_max_in_flight_can_be_lowered() -> None:
     assert peak == 3
 
 
-def test_requests_sent_waits_for_an_attempt_without_a_trace_until_it_ends() -> None:
-    # A mock transport reports no writing: its attempts count as unsent until they end.
+def test_request_written_waits_for_an_attempt_without_a_trace_until_it_ends() -> None:
+    # A mock transport reports no writing: its attempt counts as written once it ends.
     release = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -512,10 +512,8 @@ def test_requests_sent_waits_for_an_attempt_without_a_trace_until_it_ends() -> N
 
     async def scenario() -> None:
         client, _ = make_client(handler)
-        await asyncio.wait_for(client.requests_sent(), 1)  # nothing started: at once
         read = asyncio.ensure_future(client.list_segments())
-        await asyncio.sleep(0.01)
-        waiting = asyncio.ensure_future(client.requests_sent())
+        waiting = asyncio.ensure_future(client.request_written(during=read))
         await asyncio.sleep(0.01)
         assert not waiting.done()
         release.set()
@@ -525,15 +523,24 @@ def test_requests_sent_waits_for_an_attempt_without_a_trace_until_it_ends() -> N
     run(scenario())
 
 
-def test_requests_sent_does_not_wait_for_an_attempt_that_failed() -> None:
+def test_request_written_does_not_wait_past_an_attempt_that_failed() -> None:
+    """The call goes on retrying (it would wait 60 s on the fake clock's first sleep),
+    but its failed attempt ends the wait."""
+    tries = 0
+
     def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal tries
+        tries += 1
         raise httpx.ConnectError("refused", request=request)
 
     async def scenario() -> None:
-        client, _ = make_client(handler, max_retries=0)
-        with pytest.raises(NetworkError):
-            await client.list_segments()
-        await asyncio.wait_for(client.requests_sent(), 1)
+        client, t = make_client(handler, max_retries=1)
+        t.settle = 60  # the retry's sleep takes real time: the call is still running
+        read = asyncio.ensure_future(client.list_segments())
+        await client.request_written(during=read)  # run()'s timeout would catch a hang
+        assert tries == 1 and not read.done()
+        read.cancel()
+        await asyncio.gather(read, return_exceptions=True)
 
     run(scenario())
 
