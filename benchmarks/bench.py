@@ -74,12 +74,12 @@ class Scenario:
     def rounds(self, apply: bool) -> int:
         """The fewest round trips in sequence, with 10 in flight, that the order of the work
         allows (the ideal counts requests only): the segment list first (it has the ids);
-        each segment's first page next (it says how many follow); then the other pages;
-        the email look-up once every page is in (it is for removals); writes only once the
-        whole plan is shown, a segment's removals after its adds; its verification last."""
+        then the member pages, 10 at a time from the first round on (the config's counts
+        say how many pages to expect before page 1 does); the email look-up once every page
+        is in (it is for removals); writes only once the whole plan is shown, a segment's
+        removals after its adds; its verification last."""
         rounds = 1 + math.ceil((self.list_pages - 1) / 10)
-        rest = sum(p - 1 for p in self.member_pages)
-        rounds += math.ceil(SEGMENTS / 10) + math.ceil(rest / 10)
+        rounds += math.ceil(sum(self.member_pages) / 10)
         rounds += 1 if any(self.removes) else 0
         if apply:
             adds, removes = self.write_batches()
@@ -372,8 +372,8 @@ def main() -> None:
                 "\nwall = the whole CLI process (start-up and config load included); net = "
                 "first request to last response;\nideal = minimum requests / 10 in flight x "
                 "latency, or / the quota rate when that is slower;\nfloor = the fewest round "
-                "trips in sequence the work's order allows x latency (list, first pages, other "
-                "pages,\nlook-up, writes, verification), or the ideal when that is slower."
+                "trips in sequence the work's order allows x latency (list, member pages 10 at a "
+                "time,\nlook-up, writes, verification), or the ideal when that is slower."
             )
             print(
                 "apply's minimum = reads + writes; the slack is the verification count, one "
