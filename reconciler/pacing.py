@@ -143,6 +143,10 @@ class RateLimiter:
         if headers is not None:
             self._seen_response = True
             self.observe(headers)
+        elif self._left is not None:
+            # No answer (cancelled on its way, connection lost): the store may have counted
+            # it all the same. Count it: at worst one request of this window goes unused.
+            self._left = max(0, self._left - 1)
         self._changed.set()
 
     def observe(self, headers: Mapping[str, str]) -> None:

@@ -178,6 +178,26 @@ def test_requests_in_flight_count_against_the_budget() -> None:
     run(scenario())
 
 
+def test_a_request_that_got_no_answer_counts_against_the_budget() -> None:
+    """Cancelled on its way (a page read ahead past the end) or cut off: the store may
+    have counted it, so it is counted; otherwise the next ones would exceed the quota."""
+
+    async def scenario() -> None:
+        lim, t = limiter()
+        await lim.acquire()
+        lim.release(quota_headers(left=4))
+        for _ in range(2):
+            await lim.acquire()
+            lim.release(None)
+        assert lim.left == 2
+        await asyncio.wait_for(asyncio.gather(*(lim.acquire() for _ in range(2))), 1)
+        assert t.sleeps == []
+        await lim.acquire()  # a third would make 5 of 4: it waits for the reset
+        assert len(t.sleeps) == 1
+
+    run(scenario())
+
+
 def test_negative_reserve_is_refused() -> None:
     with pytest.raises(ValueError):
         RateLimiter(-1)
