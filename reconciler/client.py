@@ -18,7 +18,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
@@ -61,6 +61,7 @@ __all__ = [
     "build_removal_request",
     "chunk_adds",
     "chunk_removals",
+    "gather_cancelling",
 ]
 
 logger = logging.getLogger("reconciler.client")
@@ -88,6 +89,7 @@ _UUID_IN_TEXT_RE = re.compile(UUID_PATTERN)
 
 T = TypeVar("T")
 PageSink = Callable[[int, list[dict[str, Any]]], None]
+_Page = tuple[list[dict[str, Any]], int | None]  # a page's items, the page count it reports
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
@@ -334,7 +336,9 @@ class BigCommerceClient:
         """Return once a request is written out (or its attempt has ended) after this call,
         or once `during` ends: a caller starts a call as `during`, then holds the
         interpreter for a while (digesting a big config, computing a plan) without holding
-        back that call's request; only its answer, already on its way, waits."""
+        back that call's request; only its answer, already on its way, waits. Any attempt
+        of this client wakes it, not only `during`'s: call it when nothing else is being
+        sent, and one caller at a time (each call resets the one event)."""
         self._wrote.clear()
         wrote = asyncio.ensure_future(self._wrote.wait())
         try:
@@ -365,7 +369,9 @@ class BigCommerceClient:
         arrives (in any order, unduplicated by nobody): a caller reduces rows as they come
         instead of holding every row (100,000 dicts) until the last page. `ahead` pages
         after page 1 are requested alongside it, before it says how many there are: the
-        caller's guess, saving a round trip; one past the end comes back empty."""
+        caller's guess, saving a round trip. Those past the end page 1 reports are dropped
+        (cancelled if still on their way); one answered while the segment had another size
+        is asked for again."""
         path = f"{_segment_path(segment_id)}/shopper-profiles"
         call = _Call("read a segment's members")
         await self._each_page(path, {}, call, take, ahead=ahead)
@@ -463,7 +469,7 @@ class BigCommerceClient:
             return []
         # Leave room for include/page/limit beside the filter.
         chunks = chunk_query_values(values, key, MAX_REMOVAL_QUERY_BYTES - 200)
-        pages = await _gather(
+        pages = await gather_cancelling(
             self._paginate("/customers", {**base, key: ",".join(c)}, call) for c in chunks
         )
         return _dedupe([c for page in pages for c in page])
@@ -483,61 +489,73 @@ class BigCommerceClient:
         """Hand every page to `take(number, items)` as it arrives (in any order); pages
         2 to 1 + `ahead` are requested alongside page 1 (see each_segment_member_page)."""
         size = self._page_size
-        # Tasks run only once this one waits: page 1 has taken its slot by then.
+        # Tasks run only once this one waits: page 1 is ahead of them in the queue for a slot.
         early = {
             page: asyncio.ensure_future(self._get_page(path, params, page, size, call))
             for page in range(2, 2 + max(0, ahead))
         }
+        started = list(early.values())
         try:
-            first, total_pages = await self._get_page(path, params, 1, size, call)
-        except BaseException as exc:
-            await _cancelled(early.values())  # answers at a refused size or for a failed read
-            if not isinstance(exc, UnprocessableError):
-                raise
-            if exc.status not in (400, 422) or size <= FALLBACK_PAGE_SIZE:
-                raise
-            # Where the maximum isn't documented, 250 may be refused: use 50 from now on.
-            logger.info(
-                "the API refused limit=%d on GET %s (%d); using limit=%d from now on",
-                size,
-                path,
-                exc.status,
-                FALLBACK_PAGE_SIZE,
-            )
-            self._page_size = size = FALLBACK_PAGE_SIZE
-            first, total_pages = await self._get_page(path, params, 1, size, call)
-            early = {}
-        take(1, first)
-
-        async def collect(page: int, answer: asyncio.Future[tuple[list[Any], int]]) -> None:
             try:
-                items, _ = await answer
-            except ApiError:
-                if page <= total_pages:
+                first, reported = await self._get_page(path, params, 1, size, call)
+            except UnprocessableError as exc:
+                if exc.status not in (400, 422) or size <= FALLBACK_PAGE_SIZE:
                     raise
-                return  # past the end: an API that refuses such a page refuses nothing read
-            take(page, items)
+                await _cancelled(started)  # refused at this size too
+                early = {}
+                # Where the maximum isn't documented, 250 may be refused: use 50 from now on.
+                logger.info(
+                    "the API refused limit=%d on GET %s (%d); using limit=%d from now on",
+                    size,
+                    path,
+                    exc.status,
+                    FALLBACK_PAGE_SIZE,
+                )
+                self._page_size = size = FALLBACK_PAGE_SIZE
+                first, reported = await self._get_page(path, params, 1, size, call)
+            take(1, first)
+            last = max(reported or 1, 1)  # 0 pages: an empty collection is still page 1
+            for page in [p for p in early if p > last]:
+                del early[page]  # past the end: not needed, whatever its answer (see finally)
 
-        # total_pages is known after page 1: fetch the rest concurrently. As many workers as
-        # may be in flight, each building its next request only when it may send it: a task
-        # per page would build every request up front, which delays the first ones sent
-        # (400 pages at 100,000 members) and those of every other segment read meanwhile.
-        todo = iter(range(2 + len(early), total_pages + 1))
-
-        async def worker() -> None:
-            for page in todo:
-                items, _ = await self._get_page(path, params, page, size, call)
+            async def collect(page: int, answer: asyncio.Future[_Page]) -> None:
+                try:
+                    items, seen = await answer
+                except ApiError:  # refused: maybe past the end when it was answered
+                    items, seen = [], None
+                if seen != reported:
+                    # Answered while the segment had another size than page 1 says (it grew
+                    # or shrank between the two): ask again rather than lose or fail a page.
+                    items, _ = await self._get_page(path, params, page, size, call)
                 take(page, items)
 
-        workers = min(self.settings.max_in_flight, total_pages - 1 - len(early))
-        await _gather(
-            [*(collect(page, answer) for page, answer in early.items())]
-            + [worker() for _ in range(max(0, workers))]
-        )
+            # total_pages is known after page 1: fetch the rest concurrently. As many workers
+            # as may be in flight, each building its next request only when it may send it:
+            # a task per page would build every request up front, which delays the first
+            # ones sent (400 pages at 100,000 members) and those of every other segment
+            # read meanwhile.
+            todo = iter(range(2 + len(early), last + 1))
+
+            async def worker() -> None:
+                for page in todo:
+                    items, _ = await self._get_page(path, params, page, size, call)
+                    take(page, items)
+
+            workers = min(self.settings.max_in_flight, last - 1 - len(early))
+            await gather_cancelling(
+                [*(collect(page, answer) for page, answer in early.items())]
+                + [worker() for _ in range(max(0, workers))]
+            )
+        finally:
+            # Whatever ended the read (a failed page, a `take` that raised, a cancel), no
+            # page read ahead is left running or its failure unretrieved.
+            await _cancelled(started)
 
     async def _get_page(
         self, path: str, params: Mapping[str, str], page: int, size: int, call: _Call
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> _Page:
+        """One page's items and the page count it reports (None: it reports none, so it
+        is the only page)."""
         request = self._http.build_request(
             "GET", path, params={**params, "page": str(page), "limit": str(size)}
         )
@@ -546,14 +564,10 @@ class BigCommerceClient:
         body = _json_or_none(response)
         meta = body.get("meta") if isinstance(body, dict) else None
         pagination = meta.get("pagination") if isinstance(meta, dict) else None
-        if not isinstance(pagination, dict):
-            return items, 1  # no pagination block: a single page
-        total_pages = pagination.get("total_pages")
-        current = pagination.get("current_page", page)
-        if not isinstance(total_pages, int) or not isinstance(current, int):
-            return items, 1
-        # total_pages may be 0 or 1 for an empty collection; stop at current >= total.
-        return items, total_pages if current < total_pages else current
+        total_pages = pagination.get("total_pages") if isinstance(pagination, dict) else None
+        if not isinstance(total_pages, int) or isinstance(total_pages, bool):
+            return items, None
+        return items, total_pages
 
     # ---- sending -------------------------------------------------------------------------
 
@@ -879,9 +893,9 @@ async def _cancelled(tasks: Iterable[asyncio.Future[Any]]) -> None:
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def _gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+async def gather_cancelling(aws: Iterable[Awaitable[T]]) -> list[T]:
     """asyncio.gather that cancels the siblings when one fails (no orphaned requests)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
+    tasks = [asyncio.ensure_future(a) for a in aws]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:

@@ -9,13 +9,12 @@ of 250); 10,000 emails as many as their encoded length needs (about 60 for addre
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
-from reconciler.client import BigCommerceClient
+from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.model import Customer, DesiredState, LiveState, normalize_email, normalize_uuid
 from reconciler.plan import Plan, customer_finder, resolve_segment, with_emails
 from reconciler.render.text import DEFAULT_MAX_LINES
@@ -69,7 +68,7 @@ async def lookup_customers(
         client.list_customers(emails=chunk, include=INCLUDE)
         for chunk in filter_chunks(email_values, "email:in", size)
     ]
-    pages = await asyncio.gather(*calls)
+    pages = await gather_cancelling(calls)
     found: dict[int, Customer] = {}
     for rows in pages:
         for row in rows:

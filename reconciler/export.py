@@ -9,7 +9,6 @@ store has one (an absent description is not managed)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from reconciler.client import BigCommerceClient
+from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.customers import lookup_customers
 from reconciler.errors import SegmentNotFoundError
 from reconciler.live import read_segments
@@ -150,7 +149,7 @@ async def read_export(
             shown = ", ".join(f'"{n}"' for n in missing)
             raise SegmentNotFoundError(f"no segment named {shown} in the store")
         segments = tuple(by_name[n] for n in dict.fromkeys(names))
-    pages = await asyncio.gather(*(client.list_segment_members(s.id) for s in segments))
+    pages = await gather_cancelling(client.list_segment_members(s.id) for s in segments)
     members = [_members(rows) for rows in pages]
     if form == "email":
         ids = {m.customer_id for ms in members for m in ms if m.customer_id is not None}

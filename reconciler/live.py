@@ -9,7 +9,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from reconciler.client import BigCommerceClient
+from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.customers import resolve_customers
 from reconciler.model import DesiredState, LiveSegment, LiveState, normalize_uuid
 from reconciler.plan import missing_segments_error, pinned_missing, resolve_segment
@@ -60,8 +60,7 @@ async def read_members(
     pages are in. Sorting is left to the plan, which runs while its email look-up is on the
     network (sorting here would hold it back: segments tend to finish together).
     `expected` member counts (the config's) let the first round trip carry more than
-    page 1 of each segment (see pages_ahead). Those extra pages are queued last: the
-    config's customer look-ups, started alongside, take a free slot before them."""
+    page 1 of each segment (see pages_ahead). A failure cancels the other segments' reads."""
     ids = list(dict.fromkeys(segment_ids))
     free = client.settings.max_in_flight - len(ids)
     counts = {sid: (expected or {}).get(sid, 0) for sid in ids}
@@ -84,7 +83,7 @@ async def read_members(
         await client.each_segment_member_page(sid, take, ahead=ahead[sid])
         read.members[sid] = frozenset(profile_ids)
 
-    await asyncio.gather(*(one(sid) for sid in ids))
+    await gather_cancelling(one(sid) for sid in ids)
     return read
 
 
@@ -102,10 +101,11 @@ async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveSta
         seg = resolve_segment(d, by_id, by_name)
         if seg is not None:  # the config's count: a guess at the store's (see pages_ahead)
             expected[seg.id] = expected.get(seg.id, 0) + len(d.profiles) + len(d.customers)
-    read, customers = await asyncio.gather(
-        read_members(client, expected.keys(), expected),
-        resolve_customers(client, desired),
-    )
+    # Both reads at once; either failing cancels the other (no request left running).
+    members = asyncio.ensure_future(read_members(client, expected.keys(), expected))
+    named = asyncio.ensure_future(resolve_customers(client, desired))
+    await gather_cancelling([members, named])
+    read, customers = members.result(), named.result()
     return LiveState(
         segments=segments,
         members=read.members,

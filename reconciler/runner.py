@@ -33,7 +33,7 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         digested = await asyncio.to_thread(config_digest, desired)
         live = await read
     finally:
-        read.cancel()  # stopped while digesting: the read is moot
+        read.cancel()  # stopped while digesting: the read and its requests are moot
         await asyncio.gather(read, return_exceptions=True)
     # The plan lists its first adds and removals with their emails; live members' emails
     # are not known. They are looked up while the plan is computed (sorting and comparing

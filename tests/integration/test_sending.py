@@ -49,11 +49,12 @@ def server() -> SandboxServer:
 def test_plan_digests_the_config_while_its_first_request_is_on_the_network(
     server: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[tuple[int, list[int]]] = []
+    started: list[tuple[int, bool, list[int]]] = []
 
     def digest(state: DesiredState) -> str:
-        # Requests started, and their statuses as the sandbox logs them (0: not answered).
-        started.append((client.stats.requests, logged_soon(server)))
+        # Requests started, whether one is written out yet, and their statuses as the
+        # sandbox logs them (0: not answered).
+        started.append((client.stats.requests, client._wrote.is_set(), logged_soon(server)))
         return "sha256:" + "0" * 64
 
     monkeypatch.setattr("reconciler.runner.config_digest", digest)
@@ -66,7 +67,7 @@ def test_plan_digests_the_config_while_its_first_request_is_on_the_network(
         assert plan.config_digest == "sha256:" + "0" * 64
 
     asyncio.run(scenario())
-    assert started == [(1, [0])]  # the segment list is written out, not yet answered
+    assert started == [(1, True, [0])]  # the segment list is written out, not yet answered
 
 
 def test_a_caller_learns_when_the_call_it_started_is_written_out(server: SandboxServer) -> None:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reconciler.client import BigCommerceClient, ClientSettings
-from reconciler.errors import AuthenticationError, NotFoundError
+from reconciler.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from reconciler.live import Members, pages_ahead, read_members
 
 SEG = "dfada416-eba1-49cf-ad21-0f48b48d50ad"
@@ -91,9 +91,14 @@ def test_pages_read_ahead_are_sent_before_page_1_is_answered() -> None:
 
 def test_pages_read_ahead_past_the_end_come_back_empty_and_cost_nothing_else() -> None:
     asked: list[int] = []
+    all_asked = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         asked.append(int(request.url.params["page"]))
+        if len(asked) == 5:
+            all_asked.set()
+        if asked[-1] == 1:
+            await all_asked.wait()  # page 1 answers last: every page read ahead went out
         return page_of(request, 2)
 
     taken = run(read(client_for(handler), ahead=4))
@@ -102,6 +107,27 @@ def test_pages_read_ahead_past_the_end_come_back_empty_and_cost_nothing_else() -
         1: ["m1-0", "m1-1"],
         2: ["m2-0", "m2-1"],
     }
+
+
+def test_pages_read_ahead_past_the_end_still_on_their_way_are_cancelled() -> None:
+    """Page 1 answers at once and says 2 pages: pages 3 to 5, not yet answered (or sent),
+    are dropped; the read does not wait for them."""
+    asked: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(int(request.url.params["page"]))
+        if asked[-1] > 2:
+            await asyncio.sleep(5)
+        return page_of(request, 2)
+
+    async def scenario() -> dict[int, list[str]]:
+        before = asyncio.all_tasks()
+        taken = await asyncio.wait_for(read(client_for(handler), ahead=4), 1)
+        assert asyncio.all_tasks() == before
+        return taken
+
+    assert sorted(run(scenario())) == [1, 2]
+    assert 2 in asked and set(asked) <= {1, 2, 3, 4, 5}
 
 
 def test_an_api_that_refuses_a_page_past_the_end_fails_nothing() -> None:
@@ -142,20 +168,143 @@ def test_when_page_1_fails_the_pages_read_ahead_are_dropped_with_it() -> None:
 
 
 def test_a_refused_page_size_falls_back_to_50_and_drops_the_pages_read_ahead() -> None:
-    asked: list[tuple[int, int]] = []
+    events: list[str] = []
 
     async def handler(request: httpx.Request) -> httpx.Response:
-        limit = int(request.url.params["limit"])
-        asked.append((int(request.url.params["page"]), limit))
+        limit, number = int(request.url.params["limit"]), int(request.url.params["page"])
+        events.append(f"ask {number}@{limit}")
         if limit == 250:
+            await asyncio.sleep(0.01 * number)  # the pages read ahead are refused later
             return httpx.Response(422, json={"status": 422, "title": "limit must be at most 50"})
+        if number == 1:
+            await asyncio.sleep(0.01)
+            events.append("answer 1@50")
         return page_of(request, 3)
 
     client = client_for(handler)
-    taken = run(read(client, ahead=2))
+
+    async def scenario() -> dict[int, list[str]]:
+        before = asyncio.all_tasks()
+        taken = await read(client, ahead=2)
+        assert asyncio.all_tasks() == before  # the refused pages read ahead are not orphaned
+        return taken
+
+    taken = run(scenario())
     assert client.page_size == 50
     assert sorted(taken) == [1, 2, 3]
-    assert sorted(p for p, limit in asked if limit == 50) == [1, 2, 3]  # no read-ahead again
+    at_50 = [e for e in events if e.endswith("@50")]
+    assert at_50[:2] == ["ask 1@50", "answer 1@50"]  # no read-ahead at 50: page 1 alone first
+    assert sorted(at_50[2:]) == ["ask 2@50", "ask 3@50"]
+
+
+def test_a_page_past_the_end_that_fails_is_dropped_not_retried() -> None:
+    """Page 3, read ahead, meets a 503 (retried after a pause) or a lost connection; page 1
+    then says there are 2 pages: the read ends at once, without its retries or its error."""
+    asked: list[int] = []
+    page_3_failed = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        asked.append(number)
+        if number == 1:
+            await page_3_failed.wait()
+        if number == 3:
+            page_3_failed.set()
+            return httpx.Response(503)
+        return page_of(request, 2)
+
+    taken = run(read(client_for(handler), ahead=2))
+    assert sorted(taken) == [1, 2]
+    assert sorted(asked) == [1, 2, 3]  # page 3 once: its retry was cancelled
+
+
+@pytest.mark.parametrize("answer", ["empty", "refused"])
+def test_a_page_answered_before_the_segment_grew_is_asked_for_again(answer: str) -> None:
+    """Page 3, read ahead, is answered while the segment has 2 pages (empty, or refused as
+    out of range); page 1, answered after it grew, says 3: page 3 is read again, not lost."""
+    asked: list[int] = []
+    grown = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params["page"])
+        asked.append(number)
+        if number == 1:
+            await grown.wait()
+        if number == 3 and not grown.is_set():
+            grown.set()
+            if answer == "refused":
+                return httpx.Response(404, json={"status": 404, "title": "No such page"})
+            return page_of(request, 2)
+        return page_of(request, 3)
+
+    taken = run(read(client_for(handler), ahead=2))
+    assert taken == {n: [f"m{n}-0", f"m{n}-1"] for n in range(1, 4)}
+    assert sorted(asked) == [1, 2, 3, 3]
+
+
+def test_a_take_that_fails_on_page_1_leaves_no_page_read_ahead_running() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] != "1":
+            await asyncio.sleep(5)
+        return page_of(request, 5)
+
+    def take(number: int, rows: list[dict[str, Any]]) -> None:
+        raise KeyError("id")
+
+    async def scenario() -> None:
+        client = await answered_once(client_for(handler))
+        before = asyncio.all_tasks()
+        with pytest.raises(KeyError):
+            await client.each_segment_member_page(SEG, take, ahead=2)
+        assert asyncio.all_tasks() == before
+
+    run(scenario())
+
+
+def test_a_read_cancelled_right_after_page_1_leaves_no_page_read_ahead_running() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["page"] != "1":
+            await asyncio.sleep(5)
+        return page_of(request, 5)
+
+    async def scenario() -> None:
+        client = await answered_once(client_for(handler))
+        loop = asyncio.get_running_loop()
+
+        def take(number: int, rows: list[dict[str, Any]]) -> None:
+            if number == 1:  # the cancel lands before the pages read ahead are collected
+                loop.call_soon(reader.cancel)
+
+        reader = asyncio.ensure_future(client.each_segment_member_page(SEG, take, ahead=2))
+        before = asyncio.all_tasks() - {reader}
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+        assert asyncio.all_tasks() == before
+
+    run(scenario())
+
+
+def test_one_segment_failing_cancels_the_other_segments_reads() -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        segment, number = request.url.path.split("/")[-2], int(request.url.params["page"])
+        asked.append((segment, number))
+        if segment == SEG:
+            return httpx.Response(403)
+        await asyncio.sleep(0.05)
+        return page_of(request, 8)
+
+    async def scenario() -> None:
+        client = await answered_once(client_for(handler))
+        before = asyncio.all_tasks()
+        with pytest.raises(PermissionDeniedError):
+            await read_members(client, [SEG, OTHER], {SEG: 2000, OTHER: 2000})
+        assert asyncio.all_tasks() == before
+        await asyncio.sleep(0.1)  # nothing sent after the failure
+
+    run(scenario())
+    assert sorted(n for s, n in asked if s == OTHER) == [1, 2, 3, 4]  # page 1 + 3 read ahead
 
 
 def test_read_members_reads_ahead_from_expected_counts_within_ten_in_flight() -> None:
