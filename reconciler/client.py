@@ -516,7 +516,7 @@ class BigCommerceClient:
             take(1, first)
             last = max(reported or 1, 1)  # 0 pages: an empty collection is still page 1
             for page in [p for p in early if p > last]:
-                del early[page]  # past the end: not needed, whatever its answer (see finally)
+                early.pop(page).cancel()  # past the end: not needed (if not sent yet, never)
 
             async def collect(page: int, answer: asyncio.Future[_Page]) -> None:
                 try:
@@ -607,10 +607,12 @@ class BigCommerceClient:
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
             started = time.perf_counter()
             headers: httpx.Headers | None = None
+            throttled = False
             written = self._report_written(request)
             try:
                 response = await self._http.send(request)
                 headers = response.headers
+                throttled = response.status_code == 429 or response.status_code >= 500
             except httpx.TransportError as exc:
                 self.stats.network_errors += 1
                 logger.debug(
@@ -624,7 +626,7 @@ class BigCommerceClient:
             finally:
                 written()
                 self.stats.in_flight -= 1
-                self._limiter.release(headers)
+                self._limiter.release(headers, throttled=throttled)
         status = response.status_code
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         if status == 429:
@@ -662,9 +664,10 @@ class BigCommerceClient:
             return backoff
         response: httpx.Response = outcome.result()
         if response.status_code == 429:
-            # With the headers: wait what they say. Without: platform load, back off.
+            # With the headers: wait what they say. Without (or saying "now", which would
+            # spend every retry at once): platform load, back off.
             hinted = _hinted_wait(response.headers)
-            return hinted if hinted is not None else backoff
+            return hinted if hinted else backoff
         # A 5xx: back off, longer if the server asks for it (every response carries the
         # quota's reset time, which says nothing about a 5xx, so only X-Retry-After counts).
         return max(backoff, _seconds(response.headers.get(HEADER_RETRY_AFTER)) or 0.0)

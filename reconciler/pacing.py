@@ -96,7 +96,11 @@ class RateLimiter:
         if self._left - self._in_flight - 1 >= self._effective_reserve():
             return None
         if self._reset_at is None:
-            return math.inf if self._in_flight else (self._window or DEFAULT_WINDOW)
+            if self._in_flight:
+                return math.inf  # its answer will say when the window resets
+            # Nothing on its way to say when the window resets (requests that got no
+            # answer used the budget up): assume a whole window from now, then refresh.
+            self._reset_at = now + (self._window or DEFAULT_WINDOW)
         return self._reset_at - now + RESET_MARGIN
 
     async def acquire(self) -> float:
@@ -138,10 +142,13 @@ class RateLimiter:
             for task in tasks:
                 task.cancel()
 
-    def release(self, headers: Mapping[str, str] | None) -> None:
+    def release(self, headers: Mapping[str, str] | None, *, throttled: bool = False) -> None:
+        """`headers` None: no answer came. `throttled`: the answer was a 429 or a 5xx,
+        which says nothing about the quota unless it carries the headers."""
         self._in_flight = max(0, self._in_flight - 1)
         if headers is not None:
-            self._seen_response = True
+            if not throttled or headers.get(HEADER_LEFT) is not None:
+                self._seen_response = True  # else the next request is a probe again
             self.observe(headers)
         elif self._left is not None:
             # No answer (cancelled on its way, connection lost): the store may have counted
@@ -166,12 +173,15 @@ class RateLimiter:
         if reset_ms is None:
             self._left = left if self._left is None else min(self._left, left)
             return
-        reset_at = self._clock() + reset_ms / 1000
-        # Responses arrive out of order: a later reset time means a new window, an earlier one
-        # a straggler from the previous window (no news about this one), about the same time
-        # the same window, where the lowest count seen is the truth.
-        tolerance = min(1.0, (self._window or DEFAULT_WINDOW) / 4)
-        if self._reset_at is None or self._left is None or reset_at > self._reset_at + tolerance:
+        window = self._window or DEFAULT_WINDOW
+        # A reset further off than a window is nonsense: never pause longer than a window.
+        reset_at = self._clock() + min(reset_ms / 1000, window)
+        # Each answer's reset time, seen from here, is the true one plus the time the answer
+        # took to come back, so answers of one window disagree by their delays: windows
+        # start a whole window apart, so only a reset over half a window later is a new
+        # window, and over half a window earlier a straggler from the last one (no news).
+        # In the same window the lowest count and the earliest reset are the truth.
+        if self._reset_at is None or self._left is None or reset_at > self._reset_at + window / 2:
             self._left, self._reset_at = left, reset_at
-        elif reset_at >= self._reset_at - tolerance:
-            self._left, self._reset_at = min(self._left, left), reset_at
+        elif reset_at >= self._reset_at - window / 2:
+            self._left, self._reset_at = min(self._left, left), min(self._reset_at, reset_at)

@@ -654,9 +654,17 @@ def test_429_waits_the_longer_of_the_two_headers(headers: dict[str, str], expect
     assert client.stats.by_status == {429: 1, 201: 1}
 
 
-def test_429_without_headers_backs_off_exponentially_with_jitter() -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Rate-Limit-Time-Reset-Ms": "0"}, {"X-Retry-After": "0"}],
+    ids=["no headers", "reset now", "retry now"],
+)
+def test_429_without_a_wait_to_honour_backs_off_exponentially_with_jitter(
+    headers: dict[str, str],
+) -> None:
+    # Retrying at once on "now" would spend every retry in no time.
     seen: list[httpx.Request] = []
-    steps: list[httpx.Response | Exception] = [httpx.Response(429)] * 4
+    steps: list[httpx.Response | Exception] = [httpx.Response(429, headers=headers)] * 4
     steps.append(httpx.Response(201))
 
     async def scenario(rng: float) -> list[float]:

@@ -198,6 +198,75 @@ def test_a_request_that_got_no_answer_counts_against_the_budget() -> None:
     run(scenario())
 
 
+def test_requests_that_got_no_answer_after_a_refresh_never_stop_it_for_good() -> None:
+    """The window refreshed (its reset time unknown until an answer), then every request
+    went unanswered (a network blip) until the assumed budget was spent: with nothing on
+    its way to say when the window resets, it waits one window, then goes on."""
+
+    async def scenario() -> None:
+        lim, t = limiter()
+        await lim.acquire()
+        lim.release(quota_headers(left=9, reset_ms=1_000))
+        t.now += 2  # the window has refreshed
+        for _ in range(10):
+            await lim.acquire()
+            lim.release(None)
+        assert lim.left == 0
+        await asyncio.wait_for(lim.acquire(), 1)
+        assert t.sleeps == [pytest.approx(30 + RESET_MARGIN)]
+
+    run(scenario())
+
+
+def test_an_answer_that_comes_back_late_is_not_taken_for_a_new_window() -> None:
+    """Its reset time, seen from here, is later by its delay (2 s) and its count is higher
+    (it was counted early): the lower count of the same window stands."""
+
+    async def scenario() -> None:
+        lim, t = limiter()
+        await lim.acquire()
+        lim.release(quota_headers(left=5, reset_ms=20_000))
+        t.now += 2.0
+        lim.observe(quota_headers(left=8, reset_ms=20_000))  # counted before the others
+        assert lim.left == 5
+        lim.observe(quota_headers(left=4, reset_ms=18_000))  # a timely one still counts
+        assert lim.left == 4
+        t.now += 18.2  # the window's earliest reset time (plus the margin) has passed
+        await lim.acquire()
+        assert lim.left == 10  # refreshed: not held until the late answer's reset
+
+    run(scenario())
+
+
+def test_a_pause_never_lasts_longer_than_a_window() -> None:
+    async def scenario() -> None:
+        lim, t = limiter()
+        await lim.acquire()
+        lim.release(quota_headers(left=0, reset_ms=86_400_000, window_ms=30_000))
+        await lim.acquire()
+        assert t.sleeps == [pytest.approx(30 + RESET_MARGIN)]
+
+    run(scenario())
+
+
+def test_a_throttled_first_answer_without_the_quota_keeps_requests_one_at_a_time() -> None:
+    """A bare 429 or 5xx (platform load) tells nothing about the quota: the next request
+    probes alone again instead of all those waiting going at once."""
+
+    async def scenario() -> None:
+        lim, _ = limiter()
+        await lim.acquire()
+        lim.release({}, throttled=True)
+        await lim.acquire()
+        second = asyncio.ensure_future(lim.acquire())
+        await asyncio.sleep(0.01)
+        assert not second.done()
+        lim.release(quota_headers(left=8))
+        await asyncio.wait_for(second, 1)
+
+    run(scenario())
+
+
 def test_negative_reserve_is_refused() -> None:
     with pytest.raises(ValueError):
         RateLimiter(-1)

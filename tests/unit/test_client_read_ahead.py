@@ -21,7 +21,7 @@ OTHER = "0a3c1f52-9d7e-4b8a-a1c2-3e4f5a6b7c8d"
 Handler = Callable[[httpx.Request], Coroutine[None, None, httpx.Response]]
 
 
-def client_for(handler: Handler) -> BigCommerceClient:
+def client_for(handler: Handler, **settings: Any) -> BigCommerceClient:
     """`handler` answers the member pages; the segment list is empty."""
 
     async def route(request: httpx.Request) -> httpx.Response:
@@ -30,7 +30,7 @@ def client_for(handler: Handler) -> BigCommerceClient:
         return await handler(request)
 
     return BigCommerceClient(
-        ClientSettings(store_hash="abc123", token="tok3nSECRETvalue42"),
+        ClientSettings(store_hash="abc123", token="tok3nSECRETvalue42", **settings),
         transport=httpx.MockTransport(route),
     )
 
@@ -107,6 +107,20 @@ def test_pages_read_ahead_past_the_end_come_back_empty_and_cost_nothing_else() -
         1: ["m1-0", "m1-1"],
         2: ["m2-0", "m2-1"],
     }
+
+
+def test_pages_read_ahead_past_the_end_not_sent_yet_are_never_sent() -> None:
+    """With 2 requests in flight at most, pages 3 to 7 wait for a slot behind page 1 and
+    page 2; page 1 says 2 pages: they are dropped before they go out."""
+    asked: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(int(request.url.params["page"]))
+        await asyncio.sleep(0.01)
+        return page_of(request, 2)
+
+    assert sorted(run(read(client_for(handler, max_in_flight=2), ahead=6))) == [1, 2]
+    assert sorted(asked) == [1, 2]
 
 
 def test_pages_read_ahead_past_the_end_still_on_their_way_are_cancelled() -> None:
