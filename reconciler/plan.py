@@ -253,6 +253,31 @@ def attribute_changes(
     return tuple(found[k] for k in sorted(found))
 
 
+def shared_segments(
+    desired: DesiredState, by_id: Mapping[str, LiveSegment], by_name: Mapping[str, LiveSegment]
+) -> list[Problem]:
+    """Declarations that reach a store segment another one already reaches (one by its
+    name, one by its id; or a rename whose old name is declared too). Validation sees
+    only repeated names or ids; two memberships for one segment would never converge."""
+    first: dict[str, DesiredSegment] = {}
+    problems = []
+    for d in desired.segments:
+        seg = resolve_segment(d, by_id, by_name)
+        if seg is None:
+            continue
+        other = first.setdefault(seg.id, d)
+        if other is not d:
+            where = f" at {other.location}" if other.location else ""
+            problems.append(
+                Problem(
+                    f'segment "{seg.name}" ({seg.id}) is declared twice: here and{where}; '
+                    "declare each segment once",
+                    d.location,
+                )
+            )
+    return problems
+
+
 def pinned_missing(desired: DesiredState, live: LiveState) -> list[DesiredSegment]:
     """Declared segments pinned by an id the store lacks: an error, never a creation."""
     by_id = live.by_id()
@@ -339,6 +364,9 @@ def compute_plan(
     missing = pinned_missing(desired, live)
     if missing:
         raise missing_segments_error(missing, live)
+    shared = shared_segments(desired, by_id, by_name)
+    if shared:
+        raise ConfigError(shared)
     members, unknown, warnings, customers = _resolve_members(desired, live)
     if unknown:
         raise ConfigError(unknown)

@@ -124,6 +124,9 @@ def from_document(doc: Any, source: str = "plan") -> Plan:
         emails=dict(doc.get("emails", {})),
         create_profiles=tuple(NewProfile(**p) for p in doc.get("create_profiles", [])),
     )
+    ids = [s.segment_id for s in segments if s.segment_id is not None]
+    if len(set(ids)) != len(ids):
+        raise PlanFileError(f"{source} is corrupt: it changes one segment twice")
     # Keys a file from an earlier release lacks count as 0.
     if any(doc["summary"].get(k, 0) != v for k, v in plan.summary().items()):
         raise PlanFileError(f"{source} is corrupt: its summary does not match its changes")

@@ -57,6 +57,30 @@ def test_a_segment_declared_in_two_files_names_both_places(sandbox: Store) -> No
     assert sandbox.log() == []
 
 
+def test_one_store_segment_declared_by_name_and_by_id_is_refused_before_any_write(
+    sandbox: Store,
+) -> None:
+    """Validation cannot tell (it needs the store's ids); two memberships for one segment
+    would flip it on every apply, so plan and apply refuse, naming both places."""
+    members = sandbox.profiles(6)
+    sid = sandbox.segment("VIP", members[:3])
+    a = write(sandbox.workdir / "a.yaml", segment_yaml("VIP", members[:4]))
+    b = write(
+        sandbox.workdir / "b.yaml",
+        f"version: 1\nsegments:\n  - id: {sid}\n    shopper_profiles:\n      - {members[5]}\n",
+    )
+    assert sandbox.run("validate", "-f", str(a), "-f", str(b)).code == 0
+    for args in (("plan",), ("apply", "--auto-approve")):
+        result = sandbox.run(*args, "-f", str(a), "-f", str(b))
+        assert result.code == 1, result.out
+        assert (
+            f'{b}:3:5: segment "VIP" ({sid}) is declared twice: here and at {a}:3:5; '
+            "declare each segment once"
+        ) in result.err
+    assert not any(r["method"] in ("POST", "DELETE", "PUT") for r in sandbox.log())
+    assert sandbox.members(sid) == set(members[:3])
+
+
 def test_validate_takes_files_as_pre_commit_passes_them(sandbox: Store) -> None:
     good = write(sandbox.workdir / "good.yaml", segment_yaml("VIP", sandbox.profiles(1)))
     bad = write(sandbox.workdir / "bad.yaml", "version: 1\nsegments:\n  - name: X\n    prune: 3\n")

@@ -87,6 +87,17 @@ def test_a_rename_onto_a_used_name_is_refused_at_plan_time() -> None:
         plan_for(desired(d), live({SEG_A: [], SEG_B: []}))
 
 
+def test_a_rename_whose_old_name_is_declared_too_is_one_segment_declared_twice() -> None:
+    renamed = DesiredSegment(name="Gold", id=SEG_B, profiles=frozenset(ids(1)), location=at(3))
+    old_name = DesiredSegment(name="Wholesale", id=None, profiles=frozenset(), location=at(9))
+    with pytest.raises(ConfigError) as err:
+        plan_for(desired(renamed, old_name), live({SEG_B: ids(2)}))
+    assert str(err.value) == (
+        f'segments.yaml:9:9: segment "Wholesale" ({SEG_B}) is declared twice: here and at '
+        "segments.yaml:3:9; declare each segment once"
+    )
+
+
 def test_missing_pinned_segments_are_all_named_in_one_error() -> None:
     pinned = [
         DesiredSegment(

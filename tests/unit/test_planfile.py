@@ -122,6 +122,15 @@ def test_a_plan_file_of_an_earlier_release_still_loads(tmp_path: Path) -> None:
     assert load(path) == sample_plan()
 
 
+def test_a_plan_that_changes_one_segment_twice_is_corrupt(tmp_path: Path) -> None:
+    doc = to_document(sample_plan())
+    doc["segments"].append(dict(doc["segments"][0], add=[], remove=[], changes=[]))
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match="changes one segment twice"):
+        load(path)
+
+
 def test_a_created_segment_with_an_id_is_corrupt(tmp_path: Path) -> None:
     doc = to_document(sample_plan())
     doc["segments"][0]["create"] = True
