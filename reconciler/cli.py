@@ -339,7 +339,14 @@ def apply(
     """Make the store match the config (or apply a saved plan exactly)."""
     from reconciler.client import BigCommerceClient
     from reconciler.progress import ProgressReporter
-    from reconciler.runner import check_fresh, check_store, execute, make_plan, run_interruptible
+    from reconciler.runner import (
+        Interrupts,
+        check_fresh,
+        check_store,
+        execute,
+        make_plan,
+        run_interruptible,
+    )
 
     saved: Plan | None = None
     desired: DesiredState | None = None
@@ -363,7 +370,7 @@ def apply(
             err=True,
         )
 
-    async def body(stop: Any) -> int:
+    async def body(interrupts: Interrupts) -> int:
         async with BigCommerceClient(settings) as client:
             if saved is not None:
                 current = saved
@@ -377,10 +384,14 @@ def apply(
                 return EXIT_OK
             if not current.guard_allows(allow_removals):
                 raise GuardError(_guard_message(current, allow_removals))
-            if saved is None and not auto_approve and not _confirm(settings.store_hash):
-                click.echo("Apply cancelled; nothing was changed.")
-                return EXIT_ERROR
-            outcome["result"] = await execute(client, current, stop, reporter)
+            if saved is None and not auto_approve:
+                with interrupts.waiting_for_input():
+                    approved = _confirm(settings.store_hash)
+                if not approved:
+                    click.echo("Apply cancelled; nothing was changed.")
+                    return EXIT_ERROR
+            interrupts.writing = True
+            outcome["result"] = await execute(client, current, interrupts.stop, reporter)
             return EXIT_OK
 
     try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -121,37 +122,75 @@ def run_with_client(
     return asyncio.run(main())
 
 
+class Interrupts:
+    """Ctrl-C and SIGTERM during an apply. While it only reads (the plan, a saved plan's
+    freshness), the first stops it at once: nothing was changed. Once it writes, the
+    first sets `stop` (finish the requests in flight, dispatch nothing new) and a second
+    cancels at once. Either way the next apply converges."""
+
+    def __init__(self, on_first_signal: Callable[[], None]) -> None:
+        self.stop = asyncio.Event()
+        self.writing = False
+        self.stopped_reading = False
+        self._on_first_signal = on_first_signal
+        self._task: asyncio.Task[object] | None = None
+
+    def _handle(self) -> None:
+        assert self._task is not None
+        if not self.writing:
+            self.stopped_reading = True
+            self._task.cancel()
+        elif self.stop.is_set():
+            self._task.cancel()
+        else:
+            self.stop.set()
+            self._on_first_signal()
+
+    def _install(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, self._handle)
+
+    def _remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
+
+    @contextmanager
+    def waiting_for_input(self) -> Iterator[None]:
+        """Python's own Ctrl-C (KeyboardInterrupt) inside: a blocking prompt holds the
+        loop, so the loop's handler would only run once the prompt returns."""
+        self._remove()
+        try:
+            yield
+        finally:
+            self._install()
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def run_interruptible(
-    body: Callable[[asyncio.Event], Awaitable[T]], on_first_signal: Callable[[], None]
+    body: Callable[[Interrupts], Awaitable[T]], on_first_signal: Callable[[], None]
 ) -> T:
-    """First SIGINT/SIGTERM sets `stop` (finish in-flight requests, dispatch nothing new);
-    a second one cancels at once. Either way the next apply converges."""
+    """Run `body` with Ctrl-C and SIGTERM handled as Interrupts says."""
+    interrupts = Interrupts(on_first_signal)
 
     async def main() -> T:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
-
-        def handle() -> None:
-            if stop.is_set():
-                task.cancel()
-            else:
-                stop.set()
-                on_first_signal()
-
-        signals = (signal.SIGINT, signal.SIGTERM)
-        for sig in signals:
-            loop.add_signal_handler(sig, handle)
+        interrupts._task = asyncio.current_task()
+        interrupts._install()
         try:
-            return await body(stop)
+            return await body(interrupts)
         finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
+            interrupts._remove()
 
     try:
         return asyncio.run(main())
     except asyncio.CancelledError:
+        if interrupts.stopped_reading:
+            raise ApplyInterruptedError(
+                "apply was interrupted before it changed anything; nothing was changed"
+            ) from None
         raise ApplyInterruptedError(
             "apply was stopped at once by a second interrupt; run apply again to converge"
         ) from None

@@ -282,6 +282,68 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     assert sandbox.members(sid) == set(desired)
 
 
+def test_interrupt_while_apply_still_reads_stops_at_once_with_nothing_changed(
+    sandbox: Store,
+) -> None:
+    sid, members, _ = vip(sandbox, live=1500, keep=1000, new=500)  # pages to read
+    sandbox.server.config.latency_ms = 300
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any("/shopper-profiles" in r["path"] for r in sandbox.log()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out + err
+    assert "apply was interrupted before it changed anything; nothing was changed" in err
+    assert "Traceback" not in err and "Do you want" not in out
+    assert not any(r["method"] in ("POST", "DELETE", "PUT") for r in sandbox.log())
+    # Stopped at once: the first round of member pages, not the rest of the read.
+    assert sum("/shopper-profiles" in r["path"] for r in sandbox.log()) <= 10
+    assert sandbox.members(sid) == set(members)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> None:
+    """The prompt blocks the event loop, whose Ctrl-C handler would only run after the
+    answer: an interrupt there would be ignored, and a 'yes' typed afterwards applied."""
+    sid, members, _ = vip(sandbox, live=3, keep=3, new=2)
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply"],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        close_fds=True,
+    )
+    os.close(secondary)
+    output = b""
+    deadline = time.monotonic() + 30
+    while b"Enter a value" not in output and time.monotonic() < deadline:
+        output += os.read(primary, 4096)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=10)  # without typing anything
+    try:
+        while chunk := os.read(primary, 4096):
+            output += chunk
+    except OSError:
+        pass
+    os.close(primary)
+    assert proc.returncode == 130, output.decode()
+    assert b"Aborted." in output and b"Traceback" not in output
+    assert sandbox.members(sid) == set(members)
+    assert not any(r["method"] in ("POST", "DELETE", "PUT") for r in sandbox.log())
+
+
 # --- confirmation and progress -------------------------------------------------------
 
 
