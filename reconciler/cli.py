@@ -262,6 +262,7 @@ def plan(
     """Show what apply would change. Never writes to the store."""
     from reconciler.runner import make_plan, run_with_client
 
+    _writable(out_file)
     desired = _load(config_file).state
     assert desired is not None
     settings = _settings(store_hash, desired.store_hash, rate_reserve)
@@ -286,10 +287,28 @@ def show(plan_file: str, fmt: str, no_color: bool, show_emails: bool) -> int:
     return EXIT_OK
 
 
+def _writable(path: str | None) -> None:
+    """Refuse, before any request, a file to write (a saved plan, a report, an export) that
+    could not be written: finding out after an apply's writes would lose its record."""
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise ReconcilerError(f"cannot write {path}: it is a directory")
+    if not folder.is_dir():
+        raise ReconcilerError(f"cannot write {path}: there is no directory {folder}")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise ReconcilerError(f"cannot write {path}: permission denied")
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ReconcilerError(f"could not write {path}: {exc.strerror or exc}") from None
 
 
 def _confirm(store: str) -> bool:
@@ -348,6 +367,7 @@ def apply(
         run_interruptible,
     )
 
+    _writable(report_file)
     saved: Plan | None = None
     desired: DesiredState | None = None
     if plan_file:
@@ -394,20 +414,26 @@ def apply(
             outcome["result"] = await execute(client, current, interrupts.stop, reporter)
             return EXIT_OK
 
+    unwritten: str | None = None
     try:
         code = run_interruptible(body, notify_stop)
     finally:
         reporter.close()
         if report_file and "result" in outcome:
             doc = apply_report_document(outcome["plan"], outcome["result"])
-            _write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
+            try:
+                _write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
+            except ReconcilerError as exc:  # the summary below still says what was done
+                unwritten = exc.message
     if "result" not in outcome:
         return code
     result = outcome["result"]
     click.echo(render_apply_summary(result), nl=False)
+    if unwritten is not None:
+        click.echo(f"Error: {unwritten}", err=True)
     if result.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.ok else EXIT_ERROR
+    return EXIT_OK if result.ok and unwritten is None else EXIT_ERROR
 
 
 @cli.command()
@@ -604,6 +630,7 @@ def export(
     from reconciler.export import export_config
     from reconciler.runner import run_with_client
 
+    _writable(out_file)
     settings = _settings(store_hash, None, rate_reserve)
     text, summary = run_with_client(
         settings, lambda client: export_config(client, segment_names, member_form)

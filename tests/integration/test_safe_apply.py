@@ -344,6 +344,44 @@ def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> 
     assert not any(r["method"] in ("POST", "DELETE", "PUT") for r in sandbox.log())
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("apply", "--auto-approve", "--report", "missing/r.json"),
+        ("apply", "--auto-approve", "--report", "segments.yaml/r.json"),
+        ("plan", "--out", "missing/plan.json"),
+        ("export", "-o", "missing/segments.yaml"),
+    ],
+)
+def test_a_file_that_cannot_be_written_is_refused_before_any_request(
+    sandbox: Store, args: tuple[str, ...]
+) -> None:
+    vip(sandbox, live=3, keep=1, new=2)
+    result = sandbox.run(*args)
+    assert result.code == 1, result.out + result.err
+    assert f"Error: cannot write {args[-1]}: " in result.err
+    assert sandbox.log() == []
+
+
+def test_a_report_that_cannot_be_written_after_the_writes_still_shows_what_was_done(
+    sandbox: Store,
+) -> None:
+    sid, _, desired = vip(sandbox, live=3, keep=3, new=2)
+    reports = sandbox.workdir / "reports"
+    reports.mkdir()
+
+    def folder_gone(method: str, path: str) -> None:
+        if method == "POST" and reports.exists():
+            reports.rmdir()
+
+    sandbox.server.app.before_handler = folder_gone
+    result = sandbox.run("apply", "--auto-approve", "--report", "reports/r.json")
+    assert result.code == 1, result.out + result.err
+    assert result.out.splitlines()[-1] == "Apply complete: 2 added, 0 removed."
+    assert "Error: could not write reports/r.json: No such file or directory" in result.err
+    assert sandbox.members(sid) == set(desired)
+
+
 # --- confirmation and progress -------------------------------------------------------
 
 
