@@ -63,10 +63,19 @@ def render_apply_summary(result: ApplyResult) -> str:
         lines.append("Failed changes:")
         for seg, items in _by_segment(failures).items():
             lines.append(f'  segment "{seg}": {len(items)} failed')
-            for c in items[:MAX_FAILURE_LINES]:
-                lines.append(f"    {'+' if c.action == 'add' else '-'} {c.profile_id}: {c.reason}")
-            if len(items) > MAX_FAILURE_LINES:
-                lines.append(f"    ... and {len(items) - MAX_FAILURE_LINES} more (see --report)")
+            # One line per reason: a 403 that failed 50 batches is one sentence, not 2,500.
+            groups: dict[tuple[str, str | None], list[ChangeResult]] = {}
+            for c in items:
+                groups.setdefault((c.action, c.reason), []).append(c)
+            for (action, reason), group in list(groups.items())[:MAX_FAILURE_LINES]:
+                sign = "+" if action == "add" else "-"
+                if len(group) == 1:
+                    lines.append(f"    {sign} {group[0].profile_id}: {reason}")
+                else:
+                    kind = "adds" if action == "add" else "removals"
+                    lines.append(f"    {sign} {len(group)} {kind}: {reason} (ids in --report)")
+            if len(groups) > MAX_FAILURE_LINES:
+                lines.append(f"    ... and {len(groups) - MAX_FAILURE_LINES} more (see --report)")
     if skipped:
         lines.append("Not attempted:")
         for seg, items in _by_segment(skipped).items():
@@ -94,8 +103,10 @@ def render_apply_summary(result: ApplyResult) -> str:
     if result.ok:
         lines.append(f"Apply complete: {done}.")
     elif result.interrupted:
+        failed = f"{len(failures)} failed, " if failures else ""
         lines.append(
-            f"Apply interrupted: {done}; {len(skipped)} not attempted. Run apply again to finish."
+            f"Apply interrupted: {done}; {failed}{len(skipped)} not attempted. "
+            "Run apply again to finish."
         )
     elif result.verify_error is not None and not failures and not skipped:
         lines.append(f"Apply unverified: {done}.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from reconciler.outcome import ApplyResult, ChangeResult, SetupResult, Verification
 from reconciler.render.apply_report import render_apply_summary
 
@@ -48,3 +50,35 @@ def test_a_failed_setup_step_is_listed_and_the_check_is_worded_as_partial() -> N
     text = render_apply_summary(r)
     assert 'Failed setup:\n  create segment "Beta": gave up on POST /segments' in text
     assert "Verified: 1 changed segment holds what was applied." in text
+
+
+def test_failures_that_share_a_reason_are_one_line_each() -> None:
+    denied = "the access token lacks the scope needed to add members (403 on POST /segments/x)"
+    adds = [str(uuid.UUID(int=i, version=4)) for i in range(1, 101)]
+    text = render_apply_summary(
+        result(
+            *(ChangeResult(SEG, "VIP", "add", p, "failed", denied) for p in adds),
+            ChangeResult(SEG, "VIP", "remove", P1, "failed", denied),
+            ChangeResult(SEG, "VIP", "add", P2, "failed", "the API answered 422"),
+        )
+    )
+    assert text.splitlines()[:5] == [
+        "Failed changes:",
+        '  segment "VIP": 102 failed',
+        f"    + 100 adds: {denied} (ids in --report)",
+        f"    - {P1}: {denied}",
+        f"    + {P2}: the API answered 422",
+    ]
+
+
+def test_an_interrupted_run_counts_what_failed_too() -> None:
+    r = result(
+        ChangeResult(SEG, "VIP", "add", P1, "failed", "gave up on POST"),
+        ChangeResult(SEG, "VIP", "add", P2, "not_attempted"),
+        verified=0,
+    )
+    r.interrupted = True
+    assert render_apply_summary(r).splitlines()[-1] == (
+        "Apply interrupted: 0 added, 0 removed; 1 failed, 1 not attempted. "
+        "Run apply again to finish."
+    )
