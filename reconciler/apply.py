@@ -34,6 +34,7 @@ from reconciler.errors import (
     ConflictError,
     PermissionDeniedError,
     ReconcilerError,
+    StoppedError,
     UnprocessableError,
 )
 from reconciler.live import read_members, read_segments
@@ -101,6 +102,7 @@ class Applier:
         self.client = client
         self.plan = plan
         self.stop = stop or asyncio.Event()
+        client.stop_on(self.stop)  # no new attempt once stopping: not even a retry
         self.on_progress = on_progress
         self.workers = workers or client.settings.max_in_flight
         self.result = ApplyResult()
@@ -230,6 +232,10 @@ class Applier:
             if batch.action == "add" and len(named) < len(batch.ids):
                 self._reread.add(batch.seg.key)  # partial success: find what landed
             return
+        except StoppedError as exc:
+            if exc.sent:  # an attempt went out and failed; it was not retried
+                self._fail(batch, exc.message)
+            return  # else never sent: recorded as not attempted
         except (AuthenticationError, PermissionDeniedError) as exc:
             self.result.fatal = exc  # every later request would fail the same way
             self._fail(batch, exc.message)

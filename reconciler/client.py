@@ -44,6 +44,7 @@ from reconciler.errors import (
     PermissionDeniedError,
     RetriesExhaustedError,
     SettingsError,
+    StoppedError,
     UnprocessableError,
 )
 from reconciler.model import MIN_SECRET_LENGTH, UUID_PATTERN, is_uuid
@@ -306,6 +307,7 @@ class BigCommerceClient:
         self._semaphore = asyncio.Semaphore(settings.max_in_flight)
         self._limiter = RateLimiter(settings.rate_reserve, clock=clock, sleep=sleep)
         self._wrote = asyncio.Event()  # set each time an attempt is written out (or ends)
+        self._stop: asyncio.Event | None = None  # see stop_on
         self._http = httpx.AsyncClient(
             base_url=settings.base_url,
             headers={
@@ -331,6 +333,27 @@ class BigCommerceClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def stop_on(self, stop: asyncio.Event) -> None:
+        """Once `stop` is set (an apply interrupted), a request waiting for the rate-limit
+        window to reset is not sent and one waiting to be retried is not retried: each
+        raises StoppedError at once. Requests already on the wire finish as usual."""
+        self._stop = stop
+
+    async def _unless_stopped(self, waiting: Awaitable[T], what: str, *, sent: bool) -> T:
+        if self._stop is None:
+            return await waiting
+        task = asyncio.ensure_future(waiting)
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise StoppedError(f"{what}: apply was interrupted", sent=sent)
+        return task.result()
 
     async def request_written(self, during: asyncio.Future[Any]) -> None:
         """Return once a request is written out (or its attempt has ended) after this call,
@@ -576,8 +599,13 @@ class BigCommerceClient:
         if request.method == "DELETE":
             check_removal_request(request)  # whatever built it, never a DELETE without ids
         start = self._clock()
+        what = f"{request.method} {self._path(request)}"
+
+        async def sleep(seconds: float) -> None:
+            await self._unless_stopped(self._sleep(seconds), f"{what} was not retried", sent=True)
+
         retrying = AsyncRetrying(
-            sleep=self._sleep,
+            sleep=sleep,
             retry=(
                 retry_if_exception_type(RETRY_EXCEPTIONS)
                 | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)
@@ -598,7 +626,11 @@ class BigCommerceClient:
 
     async def _attempt(self, request: httpx.Request) -> httpx.Response:
         async with self._semaphore:  # released while tenacity sleeps between attempts
-            paused = await self._limiter.acquire()
+            paused = await self._unless_stopped(
+                self._limiter.acquire(),
+                f"{request.method} {self._path(request)} was not sent",
+                sent="trace" in request.extensions,  # set by an earlier attempt (a retry)
+            )
             if paused:
                 self.stats.rate_waits += 1
                 self.stats.rate_wait_seconds += paused
@@ -674,7 +706,8 @@ class BigCommerceClient:
 
     def _retry_stop(self, state: RetryCallState) -> bool:
         return (
-            state.attempt_number > self.settings.max_retries
+            (self._stop is not None and self._stop.is_set())
+            or state.attempt_number > self.settings.max_retries
             or state.idle_for + state.upcoming_sleep > self.settings.max_retry_wait
         )
 
@@ -691,6 +724,9 @@ class BigCommerceClient:
         )
 
     def _give_up(self, request: httpx.Request, start: float, state: RetryCallState) -> NoReturn:
+        if self._stop is not None and self._stop.is_set():
+            what = f"{request.method} {self._path(request)} was not retried"
+            raise StoppedError(f"{what}: apply was interrupted", sent=True)
         outcome = state.outcome
         failed = outcome is not None and outcome.failed
         attempts = state.attempt_number

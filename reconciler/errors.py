@@ -109,6 +109,15 @@ class ApplyFailedError(ReconcilerError):
     """Apply finished with failures; the report has the details."""
 
 
+class StoppedError(ReconcilerError):
+    """A request not sent, or not retried, because an apply is stopping (Ctrl-C):
+    `sent` says whether an earlier attempt of it went out."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
 class ApplyInterruptedError(ReconcilerError):
     """Apply was interrupted by a signal after finishing in-flight requests."""
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.sandbox.faults import FaultConfig
 from tests.integration.conftest import Store
 
 
@@ -280,6 +281,41 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     rerun = sandbox.run("apply", "--auto-approve")
     assert rerun.code == 0, rerun.out + rerun.err
     assert sandbox.members(sid) == set(desired)
+
+
+def test_interrupt_while_writes_wait_out_a_429_stops_without_retrying_them(
+    sandbox: Store,
+) -> None:
+    """Every POST meets a 429 announcing a 20 s reset: on Ctrl-C the retries waiting for
+    it are dropped (reported failed, as not retried) instead of sent 20 s later."""
+    sid, members, _ = vip(sandbox, live=10, keep=10, new=500)
+    sandbox.server.set_faults(
+        FaultConfig(rate_429=1.0, retry_after_ms=20_000, methods=frozenset({"POST"}))
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not any(r["status"] == 429 for r in sandbox.log()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)
+    sent = len(sandbox.log())
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 10  # not after the 20 s reset
+    assert proc.returncode == 130, out + err
+    assert "was not retried: apply was interrupted (ids in --report)" in out
+    assert len(sandbox.log()) == sent  # nothing sent after the interrupt
+    assert sandbox.members(sid) == set(members)
+    sandbox.server.set_faults(None)
+    assert sandbox.run("apply", "--auto-approve").code == 0
 
 
 def test_interrupt_while_apply_still_reads_stops_at_once_with_nothing_changed(

@@ -30,6 +30,7 @@ from reconciler.errors import (
     PermissionDeniedError,
     RetriesExhaustedError,
     SettingsError,
+    StoppedError,
     UnprocessableError,
     UnsafeRequestError,
 )
@@ -543,6 +544,75 @@ def test_request_written_does_not_wait_past_an_attempt_that_failed() -> None:
         await asyncio.gather(read, return_exceptions=True)
 
     run(scenario())
+
+
+# ---- an apply stopping ------------------------------------------------------------------
+
+
+def test_once_stopping_a_request_that_failed_is_not_retried() -> None:
+    stop = asyncio.Event()
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        stop.set()  # Ctrl-C while this attempt is on the wire
+        return httpx.Response(429, headers={"X-Rate-Limit-Time-Reset-Ms": "20000"})
+
+    async def scenario() -> None:
+        client, t = make_client(handler)
+        client.stop_on(stop)
+        with pytest.raises(StoppedError, match="was not retried: apply was interrupted") as err:
+            await client.add_members(SEG, ids(1))
+        assert err.value.sent and t.sleeps == []
+
+    run(scenario())
+    assert len(seen) == 1
+
+
+def test_once_stopping_a_retry_waiting_out_its_pause_is_dropped() -> None:
+    stop = asyncio.Event()
+    seen: list[httpx.Request] = []
+    handler = sequence_handler([httpx.Response(503), httpx.Response(201)], seen)
+
+    async def scenario() -> None:
+        client, t = make_client(handler)
+        t.settle = 5  # the pause before the retry takes real time
+        client.stop_on(stop)
+        adding = asyncio.ensure_future(client.add_members(SEG, ids(1)))
+        await asyncio.sleep(0.05)
+        stop.set()
+        with pytest.raises(StoppedError, match="was not retried") as err:
+            await asyncio.wait_for(adding, 1)
+        assert err.value.sent
+
+    run(scenario())
+    assert len(seen) == 1
+
+
+def test_once_stopping_a_request_waiting_for_the_quota_is_not_sent() -> None:
+    stop = asyncio.Event()
+    seen: list[httpx.Request] = []
+    spent = {
+        "X-Rate-Limit-Requests-Left": "0",
+        "X-Rate-Limit-Requests-Quota": "10",
+        "X-Rate-Limit-Time-Reset-Ms": "20000",
+    }
+    handler = sequence_handler([httpx.Response(201, headers=spent)] * 2, seen)
+
+    async def scenario() -> None:
+        client, t = make_client(handler)
+        t.settle = 5  # the pause until the window resets takes real time
+        client.stop_on(stop)
+        await client.add_members(SEG, ids(1))
+        waiting = asyncio.ensure_future(client.add_members(SEG, ids(1, 1)))
+        await asyncio.sleep(0.05)
+        stop.set()
+        with pytest.raises(StoppedError, match="was not sent: apply was interrupted") as err:
+            await asyncio.wait_for(waiting, 1)
+        assert not err.value.sent
+
+    run(scenario())
+    assert len(seen) == 1
 
 
 # ---- pacing through the client -----------------------------------------------------------
