@@ -32,8 +32,10 @@ from reconciler.customers import lookup_customers
 from reconciler.errors import (
     AuthenticationError,
     ConflictError,
+    NetworkError,
     PermissionDeniedError,
     ReconcilerError,
+    RetriesExhaustedError,
     StoppedError,
     UnprocessableError,
 )
@@ -55,6 +57,9 @@ log = logging.getLogger("reconciler.apply")
 
 # Re-read rounds after conflicts; each round only sends what is still missing.
 MAX_ADD_ROUNDS = 3
+# Batches in a row whose retries ran out (the store unreachable or failing) before apply
+# stops dispatching: each further one would spend its whole retry budget the same way.
+GIVE_UP_STREAK = 3
 # Items per bulk request when creating or updating segments and creating profiles: the
 # documented size of the API's other bulk writes.
 SETUP_BATCH = 50
@@ -102,6 +107,7 @@ class Applier:
         self.client = client
         self.plan = plan
         self.stop = stop or asyncio.Event()
+        self._gave_up = 0  # batches in a row whose retries ran out (see GIVE_UP_STREAK)
         client.stop_on(self.stop)  # no new attempt once stopping: not even a retry
         self.on_progress = on_progress
         self.workers = workers or client.settings.max_in_flight
@@ -217,12 +223,14 @@ class Applier:
             else:
                 await self.client.remove_members(batch.seg.key, batch.ids)
         except ConflictError as exc:
+            self._gave_up = 0  # the store answers
             # Some are members already; the API doesn't say whether the rest landed.
             for pid in _ids_named(exc.item_errors, batch.ids):
                 self._record(batch, pid, "already")
             self._reread.add(batch.seg.key)
             return
         except UnprocessableError as exc:
+            self._gave_up = 0
             named = _ids_named(exc.item_errors, batch.ids)
             for pid in batch.ids:
                 if pid in named:
@@ -240,9 +248,20 @@ class Applier:
             self.result.fatal = exc  # every later request would fail the same way
             self._fail(batch, exc.message)
             return
-        except ReconcilerError as exc:  # 404, other API errors, retries or network given up
+        except (NetworkError, RetriesExhaustedError) as exc:
             self._fail(batch, exc.message)
+            self._gave_up += 1
+            if self._gave_up >= GIVE_UP_STREAK and self.result.fatal is None:
+                self.result.fatal = type(exc)(
+                    f"{GIVE_UP_STREAK} requests in a row gave up, the last: {exc.message}; "
+                    "sending no more (run apply again once the store answers)"
+                )
             return
+        except ReconcilerError as exc:  # 404 and other API errors
+            self._fail(batch, exc.message)
+            self._gave_up = 0
+            return
+        self._gave_up = 0
         for pid in batch.ids:
             self._record(batch, pid, "applied")
 

@@ -145,6 +145,30 @@ def test_a_request_that_keeps_failing_gives_up_with_a_clear_message(sandbox: Sto
     assert sandbox.members(sid) == set(members)
 
 
+def test_when_the_store_keeps_failing_apply_stops_sending_after_three_give_ups(
+    sandbox: Store,
+) -> None:
+    """Every POST fails: 60 batches would each spend a whole retry budget (about 5 minutes
+    with the default backoff). After 3 in a row gave up, nothing new is sent."""
+    members = sandbox.profiles(3000)
+    sid = sandbox.segment("VIP")
+    sandbox.config({"VIP": members})
+    sandbox.server.set_faults(FaultConfig(error_rate=1.0, methods=frozenset({"POST"})))
+    env = sandbox.env(**{**FAST, "RECONCILER_MAX_RETRIES": "1"})
+    result = sandbox.run("apply", "--auto-approve", env=env)
+    assert result.code == 1, result.out + result.err
+    assert "Stopped early: 3 requests in a row gave up, the last: gave up on POST" in result.out
+    assert "sending no more (run apply again once the store answers)" in result.out
+    posts = [r for r in sandbox.log() if r["method"] == "POST"]
+    # Each tried twice: the 10 in flight, and 2 more started as the first 2 gave up; not 60.
+    assert len(posts) <= (10 + 2) * 2
+    assert "not attempted" in result.out.splitlines()[-1]
+    assert api_rule_violations(sandbox.log()) == []
+    sandbox.server.set_faults(None)
+    assert sandbox.run("apply", "--auto-approve", env=sandbox.env(**FAST)).code == 0
+    assert sandbox.members(sid) == set(members)
+
+
 def test_the_total_wait_cap_ends_a_long_retry(sandbox: Store) -> None:
     members = sandbox.profiles(2)
     sandbox.segment("VIP")
