@@ -392,7 +392,7 @@ class Applier:
         return replace(plan, segments=tuple(segments))
 
     async def _create_segments(self, segs: list[SegmentPlan], made: dict[str, str]) -> None:
-        async def one(batch: list[SegmentPlan]) -> None:
+        async def one(batch: list[SegmentPlan], again: bool = True) -> None:
             if self._halted:
                 return
             body = [{"name": s.name, "description": s.description or ""} for s in batch]
@@ -411,13 +411,21 @@ class Applier:
                     live = {s.name: s.id for s in await read_segments(self.client)}
                 except ReconcilerError as exc:
                     live, reason = {}, reason or exc.message
+                absent = []
                 for s in missing:
                     if s.name in live:
                         made[s.name] = live[s.name]
                         note = "it exists in the store (created since the plan, or by a retry)"
                         self._step("create_segment", s.name, "already", note, live[s.name])
                     else:
-                        self._step("create_segment", s.name, "failed", reason or "no id returned")
+                        absent.append(s)
+                if absent and again and live:
+                    # A 409 refuses the whole batch for one name someone else took: the
+                    # others were not created, so ask once more for them alone.
+                    await one(absent, again=False)
+                    return
+                for s in absent:
+                    self._step("create_segment", s.name, "failed", reason or "no id returned")
 
         await asyncio.gather(*(one(b) for b in _chunks(segs)))
 

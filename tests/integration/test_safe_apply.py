@@ -205,6 +205,28 @@ def test_removing_a_profile_that_already_left_is_not_an_error(sandbox: Store) ->
     assert sandbox.members(sid) == set(desired)
 
 
+def test_a_name_taken_by_someone_else_does_not_fail_the_other_creations(sandbox: Store) -> None:
+    """The API refuses a batch of creations whole (409) for one name that exists: that one
+    is found in the store, the others are asked for again, and every segment is filled."""
+    members = sandbox.profiles(6)
+    desired = {"New0": members[:2], "New1": members[2:4], "New2": members[4:]}
+    sandbox.config(desired)
+
+    def someone_else(method: str, path: str) -> None:
+        if method == "POST" and path == "/segments" and not sandbox.store.segment_by_name("New1"):
+            sandbox.store.add_segment("New1")
+
+    sandbox.server.app.before_handler = someone_else
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 0, result.out + result.err
+    log = sandbox.log()
+    creates = [r for r in log if r["method"] == "POST" and r["path"].endswith("/segments")]
+    assert [r["status"] for r in creates] == [409, 201]
+    for name, wanted in desired.items():
+        segment = sandbox.store.segment_by_name(name)
+        assert segment is not None and sandbox.members(str(segment["id"])) == set(wanted)
+
+
 def test_verification_reports_a_store_that_does_not_match(sandbox: Store) -> None:
     sid, _, _ = vip(sandbox, live=20, keep=18, new=3)
     intruder = sandbox.profiles(1)
