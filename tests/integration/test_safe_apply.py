@@ -388,6 +388,10 @@ def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> 
     deadline = time.monotonic() + 30
     while b"Enter a value" not in output and time.monotonic() < deadline:
         output += os.read(primary, 4096)
+    # input() writes the prompt, then reads: a signal in between is only seen once a line
+    # is read (CPython checks signals when the read is interrupted). A person cannot be
+    # that quick; give the read a moment to start.
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)  # without typing anything
     try:
