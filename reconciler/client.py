@@ -60,6 +60,7 @@ __all__ = [
     "RateLimiter",
     "RequestStats",
     "build_removal_request",
+    "cancel_and_wait",
     "chunk_adds",
     "chunk_removals",
     "gather_cancelling",
@@ -340,7 +341,18 @@ class BigCommerceClient:
         raises StoppedError at once. Requests already on the wire finish as usual."""
         self._stop = stop
 
-    async def _unless_stopped(self, waiting: Awaitable[T], what: str, *, sent: bool) -> T:
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _stopped(self, request: httpx.Request, what: str, *, sent: bool) -> StoppedError:
+        message = f"{request.method} {self._path(request)} {what}: apply was interrupted"
+        return StoppedError(message, sent=sent)
+
+    async def _unless_stopped(
+        self, waiting: Awaitable[T], request: httpx.Request, what: str, *, sent: bool
+    ) -> T:
+        """`waiting`, unless `stop` (see stop_on) is set first: then StoppedError."""
         if self._stop is None:
             return await waiting
         task = asyncio.ensure_future(waiting)
@@ -350,9 +362,8 @@ class BigCommerceClient:
         finally:
             stopped.cancel()
         if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            raise StoppedError(f"{what}: apply was interrupted", sent=sent)
+            await cancel_and_wait([task])
+            raise self._stopped(request, what, sent=sent)
         return task.result()
 
     async def request_written(self, during: asyncio.Future[Any]) -> None:
@@ -524,7 +535,7 @@ class BigCommerceClient:
             except UnprocessableError as exc:
                 if exc.status not in (400, 422) or size <= FALLBACK_PAGE_SIZE:
                     raise
-                await _cancelled(started)  # refused at this size too
+                await cancel_and_wait(started)  # refused at this size too
                 early = {}
                 # Where the maximum isn't documented, 250 may be refused: use 50 from now on.
                 logger.info(
@@ -572,7 +583,7 @@ class BigCommerceClient:
         finally:
             # Whatever ended the read (a failed page, a `take` that raised, a cancel), no
             # page read ahead is left running or its failure unretrieved.
-            await _cancelled(started)
+            await cancel_and_wait(started)
 
     async def _get_page(
         self, path: str, params: Mapping[str, str], page: int, size: int, call: _Call
@@ -599,10 +610,9 @@ class BigCommerceClient:
         if request.method == "DELETE":
             check_removal_request(request)  # whatever built it, never a DELETE without ids
         start = self._clock()
-        what = f"{request.method} {self._path(request)}"
 
         async def sleep(seconds: float) -> None:
-            await self._unless_stopped(self._sleep(seconds), f"{what} was not retried", sent=True)
+            await self._unless_stopped(self._sleep(seconds), request, "was not retried", sent=True)
 
         retrying = AsyncRetrying(
             sleep=sleep,
@@ -628,7 +638,8 @@ class BigCommerceClient:
         async with self._semaphore:  # released while tenacity sleeps between attempts
             paused = await self._unless_stopped(
                 self._limiter.acquire(),
-                f"{request.method} {self._path(request)} was not sent",
+                request,
+                "was not sent",
                 sent="trace" in request.extensions,  # set by an earlier attempt (a retry)
             )
             if paused:
@@ -706,7 +717,7 @@ class BigCommerceClient:
 
     def _retry_stop(self, state: RetryCallState) -> bool:
         return (
-            (self._stop is not None and self._stop.is_set())
+            self._stopping
             or state.attempt_number > self.settings.max_retries
             or state.idle_for + state.upcoming_sleep > self.settings.max_retry_wait
         )
@@ -724,9 +735,8 @@ class BigCommerceClient:
         )
 
     def _give_up(self, request: httpx.Request, start: float, state: RetryCallState) -> NoReturn:
-        if self._stop is not None and self._stop.is_set():
-            what = f"{request.method} {self._path(request)} was not retried"
-            raise StoppedError(f"{what}: apply was interrupted", sent=True)
+        if self._stopping:
+            raise self._stopped(request, "was not retried", sent=True)
         outcome = state.outcome
         failed = outcome is not None and outcome.failed
         attempts = state.attempt_number
@@ -924,8 +934,9 @@ def _tls_context(base_url: str) -> ssl.SSLContext | bool:
     return True
 
 
-async def _cancelled(tasks: Iterable[asyncio.Future[Any]]) -> None:
-    """Cancel these tasks and wait for them, their outcomes dropped."""
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    """Cancel these tasks and wait for them, their outcomes dropped (none left running,
+    no failure left unretrieved)."""
     pending = list(tasks)
     for task in pending:
         task.cancel()
@@ -938,7 +949,5 @@ async def gather_cancelling(aws: Iterable[Awaitable[T]]) -> list[T]:
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         raise

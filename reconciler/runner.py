@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from reconciler import __version__
 from reconciler.apply import Applier
-from reconciler.client import BigCommerceClient, ClientSettings
+from reconciler.client import BigCommerceClient, ClientSettings, cancel_and_wait
 from reconciler.config import config_digest
 from reconciler.customers import describe_members, likely_described, lookup_customers
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
@@ -34,8 +34,7 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         digested = await asyncio.to_thread(config_digest, desired)
         live = await read
     finally:
-        read.cancel()  # stopped while digesting: the read and its requests are moot
-        await asyncio.gather(read, return_exceptions=True)
+        await cancel_and_wait([read])  # stopped while digesting: the read is moot
     # The plan lists its first adds and removals with their emails; live members' emails
     # are not known. They are looked up while the plan is computed (sorting and comparing
     # every member: 70 ms at 100,000), not after it.
@@ -53,8 +52,7 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
         )
         found = await lookup
     finally:
-        lookup.cancel()  # the plan failed or the run was stopped: the look-up is moot
-        await asyncio.gather(lookup, return_exceptions=True)
+        await cancel_and_wait([lookup])  # the plan failed or the run was stopped
     return await describe_members(client, plan, asked=asked, found=found)
 
 
