@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +33,61 @@ def writes(sb: Store) -> list[dict[str, object]]:
 
 
 # --- saved plans ---------------------------------------------------------------------
+
+
+def start_apply(sb: Store, *args: str) -> subprocess.Popen[str]:
+    """The CLI's apply running in the background, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", *args],
+        cwd=sb.workdir,
+        env=sb.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(
+    sb: Store, proc: subprocess.Popen[str], seen: Callable[[dict[str, Any]], bool]
+) -> None:
+    """Until the sandbox has logged a request `seen` picks out (the run still going)."""
+    deadline = time.monotonic() + 30
+    while not any(seen(r) for r in sb.log()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+
+
+def apply_at_the_prompt(sb: Store) -> tuple[subprocess.Popen[bytes], int, bytes]:
+    """Apply in a pseudo-terminal, once it asks for confirmation: the process, the
+    terminal's side to read and write, and the output so far."""
+    primary, secondary = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply"],
+        cwd=sb.workdir,
+        env=sb.env(),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        close_fds=True,
+    )
+    os.close(secondary)
+    output = b""
+    deadline = time.monotonic() + 30
+    while b"Enter a value" not in output and time.monotonic() < deadline:
+        output += os.read(primary, 4096)
+    return proc, primary, output
+
+
+def rest_of(primary: int) -> bytes:
+    """What the terminal still holds once the process ended; closes it."""
+    output = b""
+    try:
+        while chunk := os.read(primary, 4096):
+            output += chunk
+    except OSError:
+        pass
+    os.close(primary)
+    return output
 
 
 def test_saved_plan_applies_exactly_and_show_renders_it_identically(
@@ -270,18 +327,8 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
 ) -> None:
     sid, _, desired = vip(sandbox, live=5, keep=5, new=2000)
     sandbox.server.config.latency_ms = 150
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--report", "r.json"],
-        cwd=sandbox.workdir,
-        env=sandbox.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not any(r["method"] == "POST" for r in sandbox.log()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.01)
+    proc = start_apply(sandbox, "--auto-approve", "--report", "r.json")
+    wait_for(sandbox, proc, lambda r: r["method"] == "POST")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, out + err
@@ -314,18 +361,8 @@ def test_interrupt_while_writes_wait_out_a_429_stops_without_retrying_them(
     sandbox.server.set_faults(
         FaultConfig(rate_429=1.0, retry_after_ms=20_000, methods=frozenset({"POST"}))
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-        cwd=sandbox.workdir,
-        env=sandbox.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not any(r["status"] == 429 for r in sandbox.log()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.01)
+    proc = start_apply(sandbox, "--auto-approve")
+    wait_for(sandbox, proc, lambda r: r["status"] == 429)
     time.sleep(0.3)
     sent = len(sandbox.log())
     started = time.monotonic()
@@ -345,18 +382,8 @@ def test_interrupt_while_apply_still_reads_stops_at_once_with_nothing_changed(
 ) -> None:
     sid, members, _ = vip(sandbox, live=1500, keep=1000, new=500)  # pages to read
     sandbox.server.config.latency_ms = 300
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "--auto-approve"],
-        cwd=sandbox.workdir,
-        env=sandbox.env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not any("/shopper-profiles" in r["path"] for r in sandbox.log()):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.01)
+    proc = start_apply(sandbox, "--auto-approve")
+    wait_for(sandbox, proc, lambda r: "/shopper-profiles" in r["path"])
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, out + err
@@ -373,33 +400,14 @@ def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> 
     """The prompt blocks the event loop, whose Ctrl-C handler would only run after the
     answer: an interrupt there would be ignored, and a 'yes' typed afterwards applied."""
     sid, members, _ = vip(sandbox, live=3, keep=3, new=2)
-    primary, secondary = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply"],
-        cwd=sandbox.workdir,
-        env=sandbox.env(),
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        close_fds=True,
-    )
-    os.close(secondary)
-    output = b""
-    deadline = time.monotonic() + 30
-    while b"Enter a value" not in output and time.monotonic() < deadline:
-        output += os.read(primary, 4096)
+    proc, primary, output = apply_at_the_prompt(sandbox)
     # input() writes the prompt, then reads: a signal in between is only seen once a line
     # is read (CPython checks signals when the read is interrupted). A person cannot be
     # that quick; give the read a moment to start.
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)  # without typing anything
-    try:
-        while chunk := os.read(primary, 4096):
-            output += chunk
-    except OSError:
-        pass
-    os.close(primary)
+    output += rest_of(primary)
     assert proc.returncode == 130, output.decode()
     assert b"Aborted." in output and b"Traceback" not in output
     assert sandbox.members(sid) == set(members)
@@ -451,30 +459,11 @@ def test_a_report_that_cannot_be_written_after_the_writes_still_shows_what_was_d
 @pytest.mark.parametrize(("answer", "applies"), [("yes", True), ("y", False)])
 def test_interactive_apply_accepts_only_yes(sandbox: Store, answer: str, applies: bool) -> None:
     sid, members, desired = vip(sandbox, live=3, keep=3, new=2)
-    primary, secondary = os.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply"],
-        cwd=sandbox.workdir,
-        env=sandbox.env(),
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        close_fds=True,
-    )
-    os.close(secondary)
-    output = b""
-    deadline = time.monotonic() + 30
-    while b"Enter a value" not in output and time.monotonic() < deadline:
-        output += os.read(primary, 4096)
+    proc, primary, output = apply_at_the_prompt(sandbox)
     assert b"Only 'yes' will be accepted" in output
     os.write(primary, answer.encode() + b"\n")
     proc.wait(timeout=30)
-    try:
-        while chunk := os.read(primary, 4096):
-            output += chunk
-    except OSError:
-        pass
-    os.close(primary)
+    output += rest_of(primary)
     assert (proc.returncode == 0) is applies, output.decode()
     assert sandbox.members(sid) == (set(desired) if applies else set(members))
     if applies:

@@ -211,22 +211,38 @@ def test_a_refused_page_size_falls_back_to_50_and_drops_the_pages_read_ahead() -
     assert sorted(at_50[2:]) == ["ask 2@50", "ask 3@50"]
 
 
-def test_a_page_past_the_end_that_fails_is_dropped_not_retried() -> None:
-    """Page 3, read ahead, meets a 503 (retried after a pause) or a lost connection; page 1
-    then says there are 2 pages: the read ends at once, without its retries or its error."""
-    asked: list[int] = []
-    page_3_failed = asyncio.Event()
+async def page_1_only_answers(request: httpx.Request) -> httpx.Response:
+    """Page 1 of 5 is answered at once; the others stay on their way (5 s)."""
+    if request.url.params["page"] != "1":
+        await asyncio.sleep(5)
+    return page_of(request, 5)
+
+
+def page_1_after_page_3(
+    asked: list[int], first_page_3: Callable[[httpx.Request], httpx.Response], total: int
+) -> Handler:
+    """Page 1 is answered only once page 3, read ahead, has been, by `first_page_3` the
+    first time; every other answer is a page of `total` pages. `asked` records pages."""
+    answered = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
         number = int(request.url.params["page"])
         asked.append(number)
         if number == 1:
-            await page_3_failed.wait()
-        if number == 3:
-            page_3_failed.set()
-            return httpx.Response(503)
-        return page_of(request, 2)
+            await answered.wait()
+        if number == 3 and not answered.is_set():
+            answered.set()
+            return first_page_3(request)
+        return page_of(request, total)
 
+    return handler
+
+
+def test_a_page_past_the_end_that_fails_is_dropped_not_retried() -> None:
+    """Page 3, read ahead, meets a 503 (retried after a pause) or a lost connection; page 1
+    then says there are 2 pages: the read ends at once, without its retries or its error."""
+    asked: list[int] = []
+    handler = page_1_after_page_3(asked, lambda request: httpx.Response(503), total=2)
     taken = run(read(client_for(handler), ahead=2))
     assert sorted(taken) == [1, 2]
     assert sorted(asked) == [1, 2, 3]  # page 3 once: its retry was cancelled
@@ -237,36 +253,24 @@ def test_a_page_answered_before_the_segment_grew_is_asked_for_again(answer: str)
     """Page 3, read ahead, is answered while the segment has 2 pages (empty, or refused as
     out of range); page 1, answered after it grew, says 3: page 3 is read again, not lost."""
     asked: list[int] = []
-    grown = asyncio.Event()
 
-    async def handler(request: httpx.Request) -> httpx.Response:
-        number = int(request.url.params["page"])
-        asked.append(number)
-        if number == 1:
-            await grown.wait()
-        if number == 3 and not grown.is_set():
-            grown.set()
-            if answer == "refused":
-                return httpx.Response(404, json={"status": 404, "title": "No such page"})
-            return page_of(request, 2)
-        return page_of(request, 3)
+    def before_it_grew(request: httpx.Request) -> httpx.Response:
+        if answer == "refused":
+            return httpx.Response(404, json={"status": 404, "title": "No such page"})
+        return page_of(request, 2)
 
+    handler = page_1_after_page_3(asked, before_it_grew, total=3)
     taken = run(read(client_for(handler), ahead=2))
     assert taken == {n: [f"m{n}-0", f"m{n}-1"] for n in range(1, 4)}
     assert sorted(asked) == [1, 2, 3, 3]
 
 
 def test_a_take_that_fails_on_page_1_leaves_no_page_read_ahead_running() -> None:
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.params["page"] != "1":
-            await asyncio.sleep(5)
-        return page_of(request, 5)
-
     def take(number: int, rows: list[dict[str, Any]]) -> None:
         raise KeyError("id")
 
     async def scenario() -> None:
-        client = await answered_once(client_for(handler))
+        client = await answered_once(client_for(page_1_only_answers))
         before = asyncio.all_tasks()
         with pytest.raises(KeyError):
             await client.each_segment_member_page(SEG, take, ahead=2)
@@ -276,13 +280,8 @@ def test_a_take_that_fails_on_page_1_leaves_no_page_read_ahead_running() -> None
 
 
 def test_a_read_cancelled_right_after_page_1_leaves_no_page_read_ahead_running() -> None:
-    async def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.params["page"] != "1":
-            await asyncio.sleep(5)
-        return page_of(request, 5)
-
     async def scenario() -> None:
-        client = await answered_once(client_for(handler))
+        client = await answered_once(client_for(page_1_only_answers))
         loop = asyncio.get_running_loop()
 
         def take(number: int, rows: list[dict[str, Any]]) -> None:
