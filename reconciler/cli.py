@@ -6,6 +6,7 @@ when there are changes; 130 interrupted."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -106,6 +107,10 @@ def _load(paths: tuple[str, ...]) -> LoadResult:
     if result.errors or result.state is None:
         raise ConfigError(result.problems)
     _print_problems(result.warnings)
+    # The config (and every module) lives until the process ends: freezing it out of the
+    # cyclic GC spares each full collection a walk over its member sets, which held up
+    # every request for 20-30 ms in the middle of a 100,000-member read. run() unfreezes.
+    gc.freeze()
     return result
 
 
@@ -707,3 +712,5 @@ def run(argv: list[str] | None = None) -> int:
             err=True,
         )
         return EXIT_ERROR
+    finally:
+        gc.unfreeze()  # see _load: a caller that goes on (a test) gets its GC back whole
