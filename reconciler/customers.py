@@ -15,7 +15,14 @@ from typing import Any
 
 from reconciler.batching import MAX_REMOVAL_QUERY_BYTES, chunk_query_values
 from reconciler.client import BigCommerceClient, gather_cancelling
-from reconciler.model import Customer, DesiredState, LiveState, normalize_email, normalize_uuid
+from reconciler.model import (
+    Customer,
+    DesiredSegment,
+    DesiredState,
+    LiveState,
+    normalize_email,
+    normalize_uuid,
+)
 from reconciler.plan import Plan, customer_finder, resolve_segment, with_emails
 from reconciler.render.text import DEFAULT_MAX_LINES
 
@@ -90,26 +97,44 @@ async def resolve_customers(
     return await lookup_customers(client, ids=ids, emails=emails)
 
 
-def likely_described(desired: DesiredState, live: LiveState) -> list[int]:
+def first_shown(
+    d: DesiredSegment, current: frozenset[str], named: frozenset[str] = frozenset()
+) -> list[str]:
+    """The profiles a plan lists first for declared segment `d` whose live members are
+    `current` (`named`: the profiles of its customer entries): its first adds and, when
+    pruned, its first removals, in plan order. A set difference and a partial sort over
+    every member (5 ms a segment at 25,000), so make_plan has each done as soon as its
+    segment is read rather than all once the last one is."""
+    members = d.profiles | named if named else d.profiles
+    shown = heapq.nsmallest(DEFAULT_MAX_LINES, members - current)
+    if d.prune and current:
+        shown += heapq.nsmallest(DEFAULT_MAX_LINES, current - members)
+    return shown
+
+
+def likely_described(
+    desired: DesiredState,
+    live: LiveState,
+    early: Mapping[DesiredSegment, list[str]] | None = None,
+) -> list[int]:
     """The customers `emails_wanted` will want for a plan of these states, found
     without computing the plan, so the look-up can be on the network while it is computed
     (70 ms at 100,000 members): the customer ids the read reported for each segment's
-    first adds and (when pruned) first removals in plan order. An add has one when it is
-    a live member of another segment. What this misses, describe_members looks up."""
+    first_shown profiles (`early`: those already found, by segment). An add has one when
+    it is a live member of another segment. What this misses, describe_members looks up."""
     by_id, by_name = live.by_id(), live.by_name()
     find = customer_finder(live)
     wanted: dict[int, None] = {}
     for d in desired.segments:
-        seg = resolve_segment(d, by_id, by_name)
-        current = live.members.get(seg.id, frozenset()) if seg is not None else frozenset()
-        refs = [find(r) for r in d.customers]
-        if None in refs:
-            return []  # a customer the store lacks: the plan fails, nothing to show
-        named = {c.profile_id for c in refs if c is not None and c.profile_id is not None}
-        members = d.profiles | named if named else d.profiles
-        shown = heapq.nsmallest(DEFAULT_MAX_LINES, members - current)
-        if seg is not None and d.prune:
-            shown += heapq.nsmallest(DEFAULT_MAX_LINES, current - members)
+        shown = (early or {}).get(d)
+        if shown is None:
+            seg = resolve_segment(d, by_id, by_name)
+            current = live.members.get(seg.id, frozenset()) if seg is not None else frozenset()
+            refs = [find(r) for r in d.customers]
+            if None in refs:
+                return []  # a customer the store lacks: the plan fails, nothing to show
+            named = {c.profile_id for c in refs if c is not None and c.profile_id is not None}
+            shown = first_shown(d, current, frozenset(named))
         for pid in shown:
             cid = live.customer_ids.get(pid)
             if cid is not None and len(wanted) < MAX_LOOKUP:

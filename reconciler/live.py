@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.customers import resolve_customers
-from reconciler.model import DesiredState, LiveSegment, LiveState, normalize_uuid
+from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState, normalize_uuid
 from reconciler.plan import missing_segments_error, pinned_missing, resolve_segment
 
 
@@ -51,10 +51,17 @@ def pages_ahead(expected: Mapping[str, int], page_size: int, free: int) -> dict[
     return ahead
 
 
+# Called with a segment's id and members as soon as its last page is in.
+SegmentRead = Callable[[str, frozenset[str]], None]
+# Called with a declared segment and its live members as soon as they are read.
+DeclaredRead = Callable[[DesiredSegment, frozenset[str]], None]
+
+
 async def read_members(
     client: BigCommerceClient,
     segment_ids: Iterable[str],
     expected: Mapping[str, int] | None = None,
+    on_read: SegmentRead | None = None,
 ) -> Members:
     """Each segment's rows become ids as their page arrives, and a set as soon as its own
     pages are in. Sorting is left to the plan, which runs while its email look-up is on the
@@ -82,14 +89,19 @@ async def read_members(
         # pages that shifted between requests may repeat.
         await client.each_segment_member_page(sid, take, ahead=ahead[sid])
         read.members[sid] = frozenset(profile_ids)
+        if on_read is not None:
+            on_read(sid, read.members[sid])
 
     await gather_cancelling(one(sid) for sid in ids)
     return read
 
 
-async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveState:
+async def read_live(
+    client: BigCommerceClient, desired: DesiredState, on_read: DeclaredRead | None = None
+) -> LiveState:
     """A segment declared by name that the store lacks is left for the plan to create;
-    one pinned by an id the store lacks is an error before any member is read."""
+    one pinned by an id the store lacks is an error before any member is read. `on_read`
+    gets each declared segment that exists with its members, as soon as they are read."""
     segments = await read_segments(client)
     partial = LiveState(segments=segments, members={})
     missing = pinned_missing(desired, partial)
@@ -97,12 +109,20 @@ async def read_live(client: BigCommerceClient, desired: DesiredState) -> LiveSta
         raise missing_segments_error(missing, partial)
     by_id, by_name = partial.by_id(), partial.by_name()
     expected: dict[str, int] = {}
+    declared: dict[str, list[DesiredSegment]] = {}
     for d in desired.segments:
         seg = resolve_segment(d, by_id, by_name)
         if seg is not None:  # the config's count: a guess at the store's (see pages_ahead)
             expected[seg.id] = expected.get(seg.id, 0) + len(d.profiles) + len(d.customers)
+            declared.setdefault(seg.id, []).append(d)
+
+    def segment_read(sid: str, members: frozenset[str]) -> None:
+        for d in declared[sid]:
+            if on_read is not None:
+                on_read(d, members)
+
     # Both reads at once; either failing cancels the other (no request left running).
-    members = asyncio.ensure_future(read_members(client, expected.keys(), expected))
+    members = asyncio.ensure_future(read_members(client, expected.keys(), expected, segment_read))
     named = asyncio.ensure_future(resolve_customers(client, desired))
     await gather_cancelling([members, named])
     read, customers = members.result(), named.result()

@@ -14,10 +14,15 @@ from reconciler import __version__
 from reconciler.apply import Applier
 from reconciler.client import BigCommerceClient, ClientSettings, cancel_and_wait
 from reconciler.config import config_digest
-from reconciler.customers import describe_members, likely_described, lookup_customers
+from reconciler.customers import (
+    describe_members,
+    first_shown,
+    likely_described,
+    lookup_customers,
+)
 from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
 from reconciler.live import read_live, read_members, read_segments
-from reconciler.model import DesiredState
+from reconciler.model import DesiredSegment, DesiredState
 from reconciler.outcome import ApplyResult, Progress
 from reconciler.plan import Plan, compute_plan, membership_digest
 
@@ -28,7 +33,15 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
     # The digest sorts every declared member (60 ms at 100,000): a thread does it while
     # the first request waits on the network, once that request is written out (the
     # thread holds the interpreter, and sending the first request is work too).
-    read = asyncio.ensure_future(read_live(client, desired))
+    # Each segment's first adds and removals are found as soon as it is read, not all
+    # once the last one is (5 ms a segment at 25,000 members, before the look-up can go).
+    early: dict[DesiredSegment, list[str]] = {}
+
+    def segment_read(d: DesiredSegment, current: frozenset[str]) -> None:
+        if not d.customers:  # customers named need the customers read: done at the end
+            early[d] = first_shown(d, current)
+
+    read = asyncio.ensure_future(read_live(client, desired, segment_read))
     try:
         await client.request_written(during=read)
         digested = await asyncio.to_thread(config_digest, desired)
@@ -38,7 +51,7 @@ async def make_plan(client: BigCommerceClient, desired: DesiredState) -> Plan:
     # The plan lists its first adds and removals with their emails; live members' emails
     # are not known. They are looked up while the plan is computed (sorting and comparing
     # every member: 70 ms at 100,000), not after it.
-    asked = likely_described(desired, live)
+    asked = likely_described(desired, live, early)
     lookup = asyncio.ensure_future(lookup_customers(client, ids=asked))
     try:
         await client.request_written(during=lookup)

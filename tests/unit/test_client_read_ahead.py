@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from reconciler.client import BigCommerceClient, ClientSettings
 from reconciler.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from reconciler.live import Members, pages_ahead, read_members
+from reconciler.live import Members, pages_ahead, read_live, read_members
+from reconciler.model import DesiredSegment, DesiredState
 
 SEG = "dfada416-eba1-49cf-ad21-0f48b48d50ad"
 OTHER = "0a3c1f52-9d7e-4b8a-a1c2-3e4f5a6b7c8d"
@@ -353,6 +354,57 @@ def test_read_members_reads_ahead_from_expected_counts_within_ten_in_flight() ->
     )
     assert peak == 10
     assert {sid: len(m) for sid, m in result.members.items()} == {SEG: 20, OTHER: 20}
+
+
+def test_each_segment_is_handed_over_as_soon_as_its_own_pages_are_in() -> None:
+    """The other segment's pages are held until the first segment has been handed over:
+    handed over only once every read ended, the read would time out."""
+    first_done = asyncio.Event()
+    handed: list[tuple[str, int]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.split("/")[-2] == OTHER:
+            await first_done.wait()
+        return page_of(request, 3)
+
+    def on_read(sid: str, members: frozenset[str]) -> None:
+        handed.append((sid, len(members)))
+        first_done.set()
+
+    async def scenario() -> Members:
+        client = await answered_once(client_for(handler))
+        return await read_members(client, [SEG, OTHER], {SEG: 750, OTHER: 750}, on_read)
+
+    result = run(scenario())
+    assert handed == [(SEG, 6), (OTHER, 6)]
+    assert {sid: len(m) for sid, m in result.members.items()} == {SEG: 6, OTHER: 6}
+
+
+def test_read_live_hands_over_each_declared_segment_that_exists_with_its_members() -> None:
+    async def route(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/segments"):
+            rows = [{"id": SEG, "name": "VIP"}, {"id": OTHER, "name": "Other"}]
+            return httpx.Response(200, json={"data": rows})
+        return page_of(request, 1)
+
+    vip = DesiredSegment(name="VIP", id=None, profiles=frozenset())
+    pinned = DesiredSegment(name="Renamed", id=OTHER, profiles=frozenset())
+    new = DesiredSegment(name="New", id=None, profiles=frozenset())
+    handed: list[tuple[DesiredSegment, frozenset[str]]] = []
+
+    async def scenario() -> None:
+        client = BigCommerceClient(
+            ClientSettings(store_hash="abc123", token="tok3nSECRETvalue42"),
+            transport=httpx.MockTransport(route),
+        )
+        state = DesiredState(segments=(vip, pinned, new))
+        await read_live(client, state, lambda d, members: handed.append((d, members)))
+
+    run(scenario())
+    assert sorted(handed, key=lambda h: str(h[0].name)) == [
+        (pinned, frozenset({"m1-0", "m1-1"})),
+        (vip, frozenset({"m1-0", "m1-1"})),
+    ]
 
 
 # ---- how many pages to read ahead ----------------------------------------------------------
