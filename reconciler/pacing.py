@@ -60,6 +60,7 @@ class RateLimiter:
         self._quota: int | None = None
         self._reset_at: float | None = None
         self._window: float | None = None
+        self._warned_reserve = False
         self.waits = 0  # how many times a request waited for a window reset
         self.waited = 0.0  # seconds spent waiting, by this limiter's clock
 
@@ -166,6 +167,15 @@ class RateLimiter:
         window_ms = _int_header(headers, HEADER_WINDOW_MS)
         if quota is not None:
             self._quota = quota
+            if self.reserve >= quota and not self._warned_reserve:
+                self._warned_reserve = True
+                logger.warning(
+                    "the rate reserve (%d) is not below the store's quota of %d requests "
+                    "a window: reserving %d, so this run can still send one request a window",
+                    self.reserve,
+                    quota,
+                    max(0, quota - 1),
+                )
         elif self._quota is None:
             self._quota = left  # the best lower bound we have
         if window_ms is not None:

@@ -122,6 +122,24 @@ def test_a_reserve_as_large_as_the_quota_still_lets_one_request_through() -> Non
     run(scenario())
 
 
+def test_a_reserve_as_large_as_the_quota_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    lim, _ = limiter(reserve=50)
+    with caplog.at_level("WARNING", logger="reconciler.client"):
+        lim.observe(quota_headers(left=10, quota=10))
+        lim.observe(quota_headers(left=9, quota=10))
+    assert [r.getMessage() for r in caplog.records] == [
+        "the rate reserve (50) is not below the store's quota of 10 requests a window: "
+        "reserving 9, so this run can still send one request a window"
+    ]
+
+
+def test_a_reserve_below_the_quota_is_not_mentioned(caplog: pytest.LogCaptureFixture) -> None:
+    lim, _ = limiter(reserve=9)
+    with caplog.at_level("WARNING", logger="reconciler.client"):
+        lim.observe(quota_headers(left=10, quota=10))
+    assert caplog.records == []
+
+
 def test_a_429_empties_the_budget_for_everyone_until_the_reset() -> None:
     async def scenario() -> None:
         lim, t = limiter()
