@@ -610,6 +610,7 @@ class BigCommerceClient:
         if request.method == "DELETE":
             check_removal_request(request)  # whatever built it, never a DELETE without ids
         start = self._clock()
+        earlier: list[str] = []  # why each attempt before the last failed
 
         async def sleep(seconds: float) -> None:
             await self._unless_stopped(self._sleep(seconds), request, "was not retried", sent=True)
@@ -622,8 +623,8 @@ class BigCommerceClient:
             ),
             wait=self._retry_wait,
             stop=self._retry_stop,
-            before_sleep=functools.partial(self._log_retry, request),
-            retry_error_callback=functools.partial(self._give_up, request, start),
+            before_sleep=functools.partial(self._log_retry, request, earlier),
+            retry_error_callback=functools.partial(self._give_up, request, start, earlier),
         )
         try:
             response: httpx.Response = await retrying(self._attempt, request)
@@ -722,8 +723,9 @@ class BigCommerceClient:
             or state.idle_for + state.upcoming_sleep > self.settings.max_retry_wait
         )
 
-    def _log_retry(self, request: httpx.Request, state: RetryCallState) -> None:
+    def _log_retry(self, request: httpx.Request, earlier: list[str], state: RetryCallState) -> None:
         self.stats.retries += 1
+        earlier.append(_outcome_reason(state))
         logger.warning(
             "retrying %s %s in %.1f s (attempt %d of at most %d): %s",
             request.method,
@@ -731,19 +733,29 @@ class BigCommerceClient:
             state.upcoming_sleep,
             state.attempt_number + 1,
             self.settings.max_retries + 1,
-            _outcome_reason(state),
+            earlier[-1],
         )
 
-    def _give_up(self, request: httpx.Request, start: float, state: RetryCallState) -> NoReturn:
+    def _give_up(
+        self, request: httpx.Request, start: float, earlier: list[str], state: RetryCallState
+    ) -> NoReturn:
         if self._stopping:
             raise self._stopped(request, "was not retried", sent=True)
         outcome = state.outcome
         failed = outcome is not None and outcome.failed
         attempts = state.attempt_number
+        last = _outcome_reason(state)
+        # "Kept answering 503" only when every attempt did; else what the last one got.
+        if not earlier:
+            why = last
+        elif all(reason == last for reason in earlier):
+            why = _outcome_reason(state, kept=True)
+        else:
+            why = f"on the last attempt, {last}"
         message = (
             f"gave up on {request.method} {self._path(request)} after {attempts} "
             f"attempt{'s' if attempts != 1 else ''} over {self._clock() - start:.0f} s: "
-            f"{_outcome_reason(state, kept=True)}; {self._limit_reached(state)}"
+            f"{why}; {self._limit_reached(state)}"
         )
         if failed:
             raise NetworkError(message)

@@ -851,18 +851,18 @@ def test_giving_up_on_the_wait_cap_says_so_and_names_its_variable() -> None:
         return str(info.value)
 
     assert run(scenario()) == (
-        "gave up on GET /segments after 1 attempt over 0 s: the API kept answering 429 "
+        "gave up on GET /segments after 1 attempt over 0 s: the API answered 429 "
         "(rate limited); waiting 60.0 s more would pass RECONCILER_MAX_RETRY_WAIT "
         "(45 s of waiting in all)"
     )
 
 
 @pytest.mark.parametrize(
-    ("max_retries", "attempts", "allowed"),
-    [(0, "1 attempt", "no retries"), (1, "2 attempts", "1 retry")],
+    ("max_retries", "attempts", "answered", "allowed"),
+    [(0, "1 attempt", "answered", "no retries"), (1, "2 attempts", "kept answering", "1 retry")],
 )
 def test_giving_up_on_the_retry_count_names_its_variable(
-    max_retries: int, attempts: str, allowed: str
+    max_retries: int, attempts: str, answered: str, allowed: str
 ) -> None:
     async def scenario() -> str:
         client, _ = make_client(
@@ -874,7 +874,26 @@ def test_giving_up_on_the_retry_count_names_its_variable(
 
     message = run(scenario())
     assert f"after {attempts} over" in message
-    assert message.endswith(f"the API kept answering 502; RECONCILER_MAX_RETRIES allows {allowed}")
+    assert message.endswith(f"the API {answered} 502; RECONCILER_MAX_RETRIES allows {allowed}")
+
+
+def test_giving_up_after_different_failures_says_what_the_last_attempt_got() -> None:
+    steps: list[httpx.Response | Exception] = [
+        httpx.Response(502),
+        httpx.ConnectError("refused"),
+        httpx.Response(503),
+    ]
+
+    async def scenario() -> str:
+        client, _ = make_client(sequence_handler(steps, []), max_retries=2)
+        with pytest.raises(RetriesExhaustedError) as info:
+            await client.list_segments()
+        return str(info.value)
+
+    assert run(scenario()).endswith(
+        "after 3 attempts over 3 s: on the last attempt, the API answered 503; "
+        "RECONCILER_MAX_RETRIES allows 2 retries"
+    )
 
 
 def test_a_transport_error_not_worth_retrying_is_a_network_error_at_once() -> None:
