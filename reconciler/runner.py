@@ -133,6 +133,9 @@ def run_with_client(
     return asyncio.run(main())
 
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 class Interrupts:
     """Ctrl-C and SIGTERM during an apply. While it only reads (the plan, a saved plan's
     freshness), the first stops it at once: nothing was changed. Once it writes, the
@@ -167,6 +170,15 @@ class Interrupts:
         for sig in SIGNALS:
             loop.remove_signal_handler(sig)
 
+    async def handling(self, body: Callable[[Interrupts], Awaitable[T]]) -> T:
+        """Run `body` in this task, with the signals handled as above while it runs."""
+        self._task = asyncio.current_task()
+        self._install()
+        try:
+            return await body(self)
+        finally:
+            self._remove()
+
     @contextmanager
     def waiting_for_input(self) -> Iterator[None]:
         """Python's own Ctrl-C (KeyboardInterrupt) inside: a blocking prompt holds the
@@ -178,25 +190,13 @@ class Interrupts:
             self._install()
 
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 def run_interruptible(
     body: Callable[[Interrupts], Awaitable[T]], on_first_signal: Callable[[], None]
 ) -> T:
     """Run `body` with Ctrl-C and SIGTERM handled as Interrupts says."""
     interrupts = Interrupts(on_first_signal)
-
-    async def main() -> T:
-        interrupts._task = asyncio.current_task()
-        interrupts._install()
-        try:
-            return await body(interrupts)
-        finally:
-            interrupts._remove()
-
     try:
-        return asyncio.run(main())
+        return asyncio.run(interrupts.handling(body))
     except asyncio.CancelledError:
         if interrupts.stopped_reading:
             raise ApplyInterruptedError(
