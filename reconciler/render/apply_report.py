@@ -102,6 +102,12 @@ def render_apply_summary(result: ApplyResult) -> str:
     done = done_line(result)
     if result.ok:
         lines.append(f"Apply complete: {done}.")
+    elif result.interrupted and not (failures or skipped or setup_failures):
+        # Stopped while checking: nothing is left to do, only the check was cut short.
+        lines.append(
+            f"Apply interrupted: {done}; every change was made, but not every segment "
+            "was checked. Run plan to see whether the store matches."
+        )
     elif result.interrupted:
         failed = f"{len(failures)} failed, " if failures else ""
         lines.append(

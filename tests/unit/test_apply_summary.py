@@ -82,3 +82,12 @@ def test_an_interrupted_run_counts_what_failed_too() -> None:
         "Apply interrupted: 0 added, 0 removed; 1 failed, 1 not attempted. "
         "Run apply again to finish."
     )
+
+
+def test_a_run_interrupted_once_every_change_was_made_says_only_the_check_was_cut_short() -> None:
+    r = result(ChangeResult(SEG, "VIP", "add", P1, "applied"), verified=0)
+    r.interrupted = True
+    assert render_apply_summary(r).splitlines()[-1] == (
+        "Apply interrupted: 1 added, 0 removed; every change was made, but not every segment "
+        "was checked. Run plan to see whether the store matches."
+    )
