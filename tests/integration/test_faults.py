@@ -184,7 +184,7 @@ def test_the_total_wait_cap_ends_a_long_retry(sandbox: Store) -> None:
     assert time.monotonic() - started < 15
     assert result.code == 1
     assert "gave up on POST" in result.out + result.err
-    assert "the API kept answering 429 (rate limited); waiting 5.0 s more would pass " in (
+    assert "the API answered 429 (rate limited); waiting 5.0 s more would pass " in (
         result.out + result.err
     )
     assert "RECONCILER_MAX_RETRY_WAIT (2 s of waiting in all)" in result.out + result.err
