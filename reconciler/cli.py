@@ -378,6 +378,13 @@ def apply(
     if plan_file:
         from reconciler.planfile import load
 
+        source = click.get_current_context().get_parameter_source("config_file")
+        if source is not click.core.ParameterSource.DEFAULT:
+            # Taken silently, it would look like a check that the plan matches the config.
+            raise click.UsageError(
+                "-f/--file does not go with a saved plan: the plan holds the changes to apply"
+            )
+
         saved = load(plan_file)
         settings = _settings(store_hash, saved.store_hash, rate_reserve)
         check_store(saved, settings)
@@ -406,6 +413,8 @@ def apply(
                 _emit_plan(current, "text", no_color)
             outcome["plan"] = current
             if not current.has_changes:
+                if saved is not None:
+                    click.echo("No changes: the saved plan holds nothing to apply.")
                 return EXIT_OK
             if not current.guard_allows(allow_removals):
                 raise GuardError(_guard_message(current, allow_removals))

@@ -8,13 +8,14 @@ release, means what it always meant, so the format version did not change."""
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import PlanFileError
 from reconciler.model import SafetyPolicy
-from reconciler.plan import AttributeChange, NewProfile, Plan, SegmentPlan
+from reconciler.plan import AttributeChange, NewProfile, Plan, SegmentPlan, membership_digest
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -132,7 +133,45 @@ def from_document(doc: Any, source: str = "plan") -> Plan:
         raise PlanFileError(f"{source} is corrupt: its summary does not match its changes")
     if any(s.create != (s.segment_id is None) for s in segments):
         raise PlanFileError(f"{source} is corrupt: a segment to create has an id, or one without")
+    contradiction = _contradiction(plan, doc)
+    if contradiction is not None:
+        raise PlanFileError(f"{source} is corrupt: {contradiction}")
     return plan
+
+
+def _contradiction(plan: Plan, doc: dict[str, Any]) -> str | None:
+    """What in a loaded plan contradicts the rest of it (an edited or damaged file).
+    Apply takes a saved plan's live counts, policies and guard as they are, so each must
+    follow from the file's own members: else an edited count could slip past the guard."""
+    new_profiles = {p.customer_id for p in plan.create_profiles}
+    for s in plan.segments:
+        where = f'segment "{s.name}"'
+        limit = s.policy.max_removal_percent
+        if not (math.isfinite(limit) and 0 <= limit <= 100) or s.policy.min_members_for_guard < 0:
+            return f"{where} has a removal policy out of range"
+        orphans = sorted(set(s.add_customers) - new_profiles)
+        if orphans:
+            return f"{where} adds customer {orphans[0]}, whose shopper profile it does not create"
+        if s.create:
+            if s.remove or s.live_count or s.live_members:
+                return f"{where} is to be created, yet has live members"
+            continue
+        if not s.has_member_changes:
+            continue
+        members = frozenset(s.live_members)
+        if (
+            len(members) != len(s.live_members)
+            or len(members) != s.live_count
+            or membership_digest(s.live_members) != s.live_digest
+        ):
+            return f"{where}: its live members do not match its live count and digest"
+        if not members.issuperset(s.remove) or not members.isdisjoint(s.add):
+            return f"{where}: its adds and removals do not follow from its live members"
+    guard = doc.get("guard")
+    refuses = guard.get("would_refuse") if isinstance(guard, dict) else None
+    if refuses is not None and refuses != bool(plan.guard_violations()):
+        return "its guard verdict does not match its changes"
+    return None
 
 
 def load(path: str | Path) -> Plan:
@@ -147,4 +186,9 @@ def load(path: str | Path) -> Plan:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PlanFileError(f"{p} is not a plan file (not valid JSON; is it truncated?)") from None
-    return from_document(doc, source=str(p))
+    except RecursionError:
+        raise PlanFileError(f"{p} is not a plan file (nested too deeply)") from None
+    try:
+        return from_document(doc, source=str(p))
+    except RecursionError:
+        raise PlanFileError(f"{p} is not a plan file (nested too deeply)") from None

@@ -85,15 +85,26 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
     stale = []
     if any(s.create or s.changes for s in changed):
         live = {s.id: s for s in await read_segments(client)}
-        names = {s.name for s in live.values()}
+        names = {s.name: s.id for s in live.values()}
         for seg in changed:
             if seg.create and seg.name in names:
-                stale.append(f'segment "{seg.name}" was created by someone else')
+                # Perhaps by this very plan, applied before: either way it is not to create.
+                stale.append(f'segment "{seg.name}" exists now (made since the plan was)')
+                continue
             current = live.get(seg.segment_id or "")
+            if seg.segment_id is not None and current is None:
+                stale.append(f'segment "{seg.name}" no longer exists')
+                continue
             for change in seg.changes:
-                value = getattr(current, change.field, None) if current else None
-                if value != change.old:
+                if getattr(current, change.field, None) != change.old:
                     stale.append(f'segment "{seg.name}": its {change.field} changed')
+            renamed = seg.change("name")
+            if (
+                renamed is not None
+                and names.get(str(renamed.new), seg.segment_id) != seg.segment_id
+            ):
+                # The store would refuse the rename half-way through the apply.
+                stale.append(f'segment "{seg.name}": another segment is named "{renamed.new}" now')
     read = await read_members(client, (s.segment_id for s in reread if s.segment_id))
     for seg in reread:
         assert seg.segment_id is not None

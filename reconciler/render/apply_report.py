@@ -117,8 +117,10 @@ def render_apply_summary(result: ApplyResult) -> str:
     elif result.verify_error is not None and not failures and not skipped:
         lines.append(f"Apply unverified: {done}.")
     else:
+        setup = f"{_plural(len(setup_failures), 'setup step')} failed, " if setup_failures else ""
         lines.append(
-            f"Apply incomplete: {done}; {len(failures)} failed, {len(skipped)} not attempted."
+            f"Apply incomplete: {done}; {setup}{len(failures)} failed, "
+            f"{len(skipped)} not attempted."
         )
     return "\n".join(lines) + "\n"
 

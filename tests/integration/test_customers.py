@@ -181,7 +181,7 @@ def test_a_saved_plan_that_creates_a_segment_is_stale_once_the_name_exists(
     sandbox.server.reset_log()
     result = sandbox.run("apply", "plan.json")
     assert result.code == 1
-    assert 'segment "Beta" was created by someone else' in result.err
+    assert 'segment "Beta" exists now (made since the plan was)' in result.err
     assert writes(sandbox) == []
 
 

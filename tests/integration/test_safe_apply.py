@@ -120,6 +120,46 @@ def test_stale_plan_is_refused_without_any_write(sandbox: Store) -> None:
     assert writes(sandbox) == []
 
 
+def test_a_saved_plan_whose_new_name_was_taken_since_is_stale_before_any_write(
+    sandbox: Store,
+) -> None:
+    members = sandbox.profiles(3)
+    sid = sandbox.segment("Wholesale", members)
+    sandbox.config({"Gold": members[:2]}, Gold=f"id: {sid}")  # rename, and remove one
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    sandbox.segment("Gold")  # someone takes the name after the review
+    sandbox.server.reset_log()
+    result = sandbox.run("apply", "plan.json")
+    assert result.code == 1
+    assert 'segment "Wholesale": another segment is named "Gold" now' in result.err
+    assert writes(sandbox) == []
+    assert sandbox.members(sid) == set(members)
+
+
+def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> None:
+    sid = sandbox.segment("Wholesale")
+    sandbox.config({"Wholesale": []}, Wholesale="description: Trade accounts")
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    sandbox.store.delete_segments([sid])
+    result = sandbox.run("apply", "plan.json")
+    assert result.code == 1
+    assert 'segment "Wholesale" no longer exists' in result.err
+    assert "description changed" not in result.err
+
+
+def test_a_saved_plan_refuses_a_config_file_and_says_when_it_holds_nothing(
+    sandbox: Store,
+) -> None:
+    vip(sandbox, live=3, keep=3)
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    mixed = sandbox.run("apply", "plan.json", "-f", "segments.yaml")
+    assert mixed.code == 1
+    assert "-f/--file does not go with a saved plan" in mixed.err
+    empty = sandbox.run("apply", "plan.json")
+    assert empty.code == 0
+    assert empty.out == "No changes: the saved plan holds nothing to apply.\n"
+
+
 def test_plan_for_another_store_is_refused(sandbox: Store) -> None:
     vip(sandbox, live=5, keep=5, new=1)
     assert sandbox.run("plan", "--out", "plan.json").code == 0

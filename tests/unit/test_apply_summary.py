@@ -50,6 +50,9 @@ def test_a_failed_setup_step_is_listed_and_the_check_is_worded_as_partial() -> N
     text = render_apply_summary(r)
     assert 'Failed setup:\n  create segment "Beta": gave up on POST /segments' in text
     assert "Verified: 1 changed segment holds what was applied." in text
+    assert text.splitlines()[-1] == (
+        "Apply incomplete: 0 added, 1 removed; 1 setup step failed, 0 failed, 0 not attempted."
+    )
 
 
 def test_failures_that_share_a_reason_are_one_line_each() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -137,4 +139,82 @@ def test_a_created_segment_with_an_id_is_corrupt(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc))
     with pytest.raises(PlanFileError, match="corrupt"):
+        load(path)
+
+
+def guarded_plan() -> Plan:
+    """VIP loses 15 of its 24 members: the guard (30%) refuses it."""
+    d = DesiredState(segments=(DesiredSegment(name="VIP", id=None, profiles=frozenset(P[:20])),))
+    lv = LiveState(segments=(LiveSegment(SEG, "VIP"),), members={SEG: frozenset(P[5:29])})
+    return compute_plan(d, lv, store_hash="abc123", config_digest="sha256:" + "a" * 64)
+
+
+def set_live_count(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["live_count"] = 1000  # 15 of 1000: the guard would let it through
+
+
+def set_nan_limit(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["policy"]["max_removal_percent"] = float("nan")
+
+
+def set_limit_and_verdict(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["policy"]["max_removal_percent"] = 100
+    doc["guard"] = {"would_refuse": False, "violations": []}
+
+
+def drop_a_live_member(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["live_members"].pop()
+
+
+def remove_a_stranger(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["remove"][0] = P[0]  # declared, not live: never a removal
+
+
+def flip_the_verdict(doc: dict[str, Any]) -> None:
+    doc["guard"]["would_refuse"] = False
+
+
+def orphan_customer(doc: dict[str, Any]) -> None:
+    doc["segments"][0]["add_customers"] = [7]
+    doc["summary"]["add"] += 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (set_live_count, "live members do not match its live count"),
+        (set_nan_limit, "removal policy out of range"),
+        (drop_a_live_member, "live members do not match its live count"),
+        (remove_a_stranger, "do not follow from its live members"),
+        (flip_the_verdict, "guard verdict does not match"),
+        (orphan_customer, "adds customer 7, whose shopper profile it does not create"),
+    ],
+)
+def test_a_plan_whose_parts_contradict_each_other_is_corrupt(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], fragment: str
+) -> None:
+    doc = to_document(guarded_plan())
+    assert doc["guard"]["would_refuse"] is True
+    edit(doc)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match="is corrupt") as err:
+        load(path)
+    assert fragment in err.value.message
+
+
+def test_a_consistent_edit_of_the_policy_is_not_detectable(tmp_path: Path) -> None:
+    """What the checks cannot catch: a policy and verdict edited together agree with each
+    other. A saved plan is as trustworthy as where it is kept (see README)."""
+    doc = to_document(guarded_plan())
+    set_limit_and_verdict(doc)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    assert load(path).guard_violations() == []
+
+
+def test_a_deeply_nested_file_is_not_a_plan_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"a":' * 5000 + "1" + "}" * 5000)
+    with pytest.raises(PlanFileError, match="nested too deeply"):
         load(path)
