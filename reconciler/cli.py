@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 import click
 
@@ -21,11 +21,12 @@ from reconciler import __version__
 from reconciler.client import ClientSettings
 from reconciler.config import LoadResult
 from reconciler.errors import ApplyInterruptedError, ConfigError, GuardError, ReconcilerError
-from reconciler.model import DesiredState, Problem
+from reconciler.model import MIN_SECRET_LENGTH, DesiredState, Problem
 from reconciler.plan import Plan
 from reconciler.render.apply_report import apply_report_document, render_apply_summary
 from reconciler.render.json import render_json
 from reconciler.render.text import render_text
+from reconciler.render.visible import visible
 from reconciler.settings import access_token, client_settings, resolve_store_hash
 from reconciler.sources import validate_sources
 
@@ -86,15 +87,16 @@ def _annotation(problem: Problem) -> str:
     kind = "error" if problem.is_error else "warning"
     loc = problem.location
     props = f" file={_escape_property(loc.file)},line={loc.line},col={loc.column}" if loc else ""
-    return f"::{kind}{props}::{_escape_data(problem.message)}"
+    return f"::{kind}{props}::{_escape_data(visible(problem.message))}"
 
 
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(visible(str(problem)), err=True)
     if _in_github_actions():
         for problem in problems:
-            click.echo(_annotation(problem))
+            # stderr, as GitHub reads commands on both: stdout may be a JSON or markdown plan.
+            click.echo(_annotation(problem), err=True)
 
 
 def _sources(paths: Sequence[str]) -> LoadResult:
@@ -307,10 +309,36 @@ def _writable(path: str | None) -> None:
         raise ReconcilerError(f"cannot write {path}: permission denied")
 
 
+def _redact(text: str) -> str:
+    """The token out of what the CLI writes, wherever it came from: store data (a
+    description someone pasted it into) or an API's error echoing the request's headers.
+    A token shorter than MIN_SECRET_LENGTH is a stand-in, too common a string to replace."""
+    secret = access_token()
+    if len(secret) < MIN_SECRET_LENGTH:
+        return text
+    for form in (secret, json.dumps(secret)[1:-1]):  # as is, and as JSON escapes it
+        text = text.replace(form, "[REDACTED]")
+    return text
+
+
+class _RedactedStream:
+    """A text stream whose writes pass through _redact (see run)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(_redact(text), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
         raise ReconcilerError(f"could not write {path}: {exc.strerror or exc}") from None
@@ -444,7 +472,7 @@ def apply(
     result = outcome["result"]
     click.echo(render_apply_summary(result), nl=False)
     if unwritten is not None:
-        click.echo(f"Error: {unwritten}", err=True)
+        click.echo(f"Error: {visible(unwritten)}", err=True)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok and unwritten is None else EXIT_ERROR
@@ -689,7 +717,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and map every outcome to an exit code; never lets a traceback out."""
+    """Run the CLI and map every outcome to an exit code; never lets a traceback out.
+    Whatever it prints passes _redact on the way out."""
+    streams = sys.stdout, sys.stderr
+    if sys.stdout is not None:  # None when started with the descriptor closed
+        sys.stdout = cast(TextIO, _RedactedStream(sys.stdout))
+    if sys.stderr is not None:
+        sys.stderr = cast(TextIO, _RedactedStream(sys.stderr))
+    try:
+        return _run(argv)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
@@ -705,10 +746,10 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"Error: the configuration is invalid ({len(errors)} error(s)).", err=True)
         return EXIT_ERROR
     except ApplyInterruptedError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {visible(exc.message)}", err=True)
         return EXIT_INTERRUPTED
     except ReconcilerError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
+        click.echo(f"Error: {visible(exc.message)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("\nInterrupted.", err=True)

@@ -8,6 +8,7 @@ from typing import Any
 from reconciler import __version__
 from reconciler.outcome import ApplyResult, ChangeResult, SetupKind
 from reconciler.plan import Plan
+from reconciler.render.visible import visible
 
 # Failures listed one per line up to this many; the JSON report always has all.
 MAX_FAILURE_LINES = 50
@@ -50,19 +51,20 @@ def render_apply_summary(result: ApplyResult) -> str:
     lines: list[str] = []
     failures, skipped = result.failures, result.not_attempted
     if result.fatal is not None:
-        lines.append(f"Stopped early: {result.fatal.message}")
+        lines.append(f"Stopped early: {visible(result.fatal.message)}")
     setup_failures = result.setup_failures
     if setup_failures:
         lines.append("Failed setup:")
         for step in setup_failures[:MAX_FAILURE_LINES]:
-            subject = step.subject if step.kind == "create_profile" else f'"{step.subject}"'
-            lines.append(f"  {_SETUP_WORDS[step.kind]} {subject}: {step.reason}")
+            subject = visible(step.subject)
+            subject = subject if step.kind == "create_profile" else f'"{subject}"'
+            lines.append(f"  {_SETUP_WORDS[step.kind]} {subject}: {visible(step.reason or '')}")
         if len(setup_failures) > MAX_FAILURE_LINES:
             lines.append(f"  ... and {len(setup_failures) - MAX_FAILURE_LINES} more (see --report)")
     if failures:
         lines.append("Failed changes:")
         for seg, items in _by_segment(failures).items():
-            lines.append(f'  segment "{seg}": {len(items)} failed')
+            lines.append(f'  segment "{visible(seg)}": {len(items)} failed')
             # One line per reason: a 403 that failed 50 batches is one sentence, not 2,500.
             groups: dict[tuple[str, str | None], list[ChangeResult]] = {}
             for c in items:
@@ -70,25 +72,29 @@ def render_apply_summary(result: ApplyResult) -> str:
             for (action, reason), group in list(groups.items())[:MAX_FAILURE_LINES]:
                 sign = "+" if action == "add" else "-"
                 if len(group) == 1:
-                    lines.append(f"    {sign} {group[0].profile_id}: {reason}")
+                    lines.append(
+                        f"    {sign} {visible(group[0].profile_id)}: {visible(reason or '')}"
+                    )
                 else:
                     kind = "adds" if action == "add" else "removals"
-                    lines.append(f"    {sign} {len(group)} {kind}: {reason} (ids in --report)")
+                    lines.append(
+                        f"    {sign} {len(group)} {kind}: {visible(reason or '')} (ids in --report)"
+                    )
             if len(groups) > MAX_FAILURE_LINES:
                 lines.append(f"    ... and {len(groups) - MAX_FAILURE_LINES} more (see --report)")
     if skipped:
         lines.append("Not attempted:")
         for seg, items in _by_segment(skipped).items():
-            lines.append(f'  segment "{seg}": {len(items)} changes not attempted')
+            lines.append(f'  segment "{visible(seg)}": {len(items)} changes not attempted')
     for v in result.verification:
         if not v.ok:
             lines.append(
-                f'Verification: segment "{v.segment}" does not match the plan: '
+                f'Verification: segment "{visible(v.segment)}" does not match the plan: '
                 f"{v.missing} planned members missing, {v.extra} unwanted members present"
             )
     if result.verify_error is not None:
         lines.append(
-            f"Verification: could not re-read the store ({result.verify_error}); "
+            f"Verification: could not re-read the store ({visible(result.verify_error)}); "
             "run plan to check whether it matches"
         )
     if result.verification and result.verified:

@@ -61,6 +61,14 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+_EMAIL_IN_TEXT = re.compile(r"[^\s@'\"(),;<>]+@[^\s@'\"(),;<>]+")
+
+
+def mask_emails_in(text: str) -> str:
+    """Every email in a sentence (a warning quoting the config) masked as mask_email does."""
+    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
+
+
 def _size(text: str) -> int:
     """Length in UTF-16 code units: never less than len(), so a comment within the limit by
     this measure is within it however GitHub counts (an emoji is 2 units, 1 code point)."""
@@ -206,6 +214,8 @@ def _compose(ctx: _Context, cut: _Cut) -> str:
         ]
     if plan.warnings:
         shown, hidden = _shown(plan.warnings, cut.notes)
+        if not ctx.show_emails:
+            shown = [mask_emails_in(w) for w in shown]
         out += ["**Warnings**", "", *(f"- {escape_inline(w)}" for w in shown)]
         if hidden:
             out.append(f"- ... and {hidden} more")

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 from reconciler.plan import Plan, SegmentPlan
+from reconciler.render.visible import visible
 
 GREEN, RED, YELLOW, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[1m", "\033[0m"
 # Enough for a reviewer to see what is happening; the JSON always holds everything.
@@ -42,12 +43,12 @@ def summary_line(plan: Plan) -> str:
 
 
 def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+    return visible(json.dumps(text, ensure_ascii=False))
 
 
 def _who(customer: int | None, email: str | None) -> str:
     """What is known about a profile's customer: `customer 42, jane@example.com`."""
-    parts = [f"customer {customer}" if customer is not None else "", email or ""]
+    parts = [f"customer {customer}" if customer is not None else "", visible(email or "")]
     return ", ".join(p for p in parts if p)
 
 
@@ -66,7 +67,7 @@ def _member_lines(
     for pid in ids[:max_lines]:
         who = _who(plan.customer_ids.get(pid), plan.emails.get(pid))
         note = f"  ({who})" if who else ""
-        lines.append("      " + _paint(f"{sign} {pid}", code, color) + note)
+        lines.append("      " + _paint(f"{sign} {visible(pid)}", code, color) + note)
     room = max(0, max_lines - len(ids))
     for cid in new_customers[:room]:
         who = _who(cid, new_emails.get(cid))
@@ -99,15 +100,16 @@ def _segment_block(seg: SegmentPlan, plan: Plan, color: bool, max_lines: int) ->
         )
         if part
     )
-    ident = "new" if seg.create else seg.segment_id
+    ident = "new" if seg.create else visible(str(seg.segment_id))
     sign = _paint("+", GREEN, color) if seg.create else _paint("~", YELLOW, color)
-    heading = f'  # segment "{seg.name}" ({ident}): '
+    name = visible(seg.name)
+    heading = f'  # segment "{name}" ({ident}): '
     if seg.create:
         heading += "to create, "
     heading += f"{seg.live_count} -> {after} members"
     lines = [
         heading + (f", {counts}" if counts else ""),
-        f'  {sign} segment "{seg.name}" {{',
+        f'  {sign} segment "{name}" {{',
     ]
     lines += _attribute_lines(seg, color)
     lines += _member_lines("+", seg.add, plan, color, max_lines, "add", seg.add_customers)
@@ -122,7 +124,7 @@ def _profile_lines(plan: Plan, color: bool, max_lines: int) -> list[str]:
         return []
     lines = [f"  # {_plural(len(new), 'shopper profile')} to create, then add to segments"]
     for p in new[:max_lines]:
-        email = f" ({p.email})" if p.email else ""
+        email = f" ({visible(p.email)})" if p.email else ""
         lines.append(
             "  " + _paint(f"+ shopper profile for customer {p.customer_id}", GREEN, color) + email
         )
@@ -141,7 +143,7 @@ def guard_banner(plan: Plan, color: bool) -> list[str]:
         f"{bar} " + _paint("Warning: apply will refuse this plan (removal guard)", BOLD, color),
         bar,
     ]
-    lines += [f"{bar} {v}" for v in violations]
+    lines += [f"{bar} {visible(str(v))}" for v in violations]
     lines += [
         bar,
         f"{bar} If these removals are intended, run apply with "
@@ -154,14 +156,14 @@ def guard_banner(plan: Plan, color: bool) -> list[str]:
 def render_text(plan: Plan, *, color: bool = False, max_lines: int = DEFAULT_MAX_LINES) -> str:
     out: list[str] = []
     for warning in plan.warnings:
-        out.append(_paint("Warning: ", YELLOW, color) + warning)
+        out.append(_paint("Warning: ", YELLOW, color) + visible(warning))
     if plan.warnings:
         out.append("")
     changed = plan.changed
     if changed:
         out.append(
             f"reconciler will change {_plural(len(changed), 'segment')} "
-            f'in store "{plan.store_hash}":'
+            f'in store "{visible(plan.store_hash)}":'
         )
         out.append("")
         out += _profile_lines(plan, color, max_lines)

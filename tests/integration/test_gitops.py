@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.integration.conftest import Store
@@ -99,10 +100,25 @@ def test_github_actions_gets_annotations_on_the_right_lines(sandbox: Store) -> N
     for command in ("validate", "plan"):
         result = sandbox.run(command, env=env)
         assert result.code == 1
-        lines = [ln for ln in result.out.splitlines() if ln.startswith("::error ")]
-        assert lines and lines[0].startswith(f"::error file={bad.name},line=5,col=9::"), result.out
+        lines = [ln for ln in result.err.splitlines() if ln.startswith("::error ")]
+        assert lines and lines[0].startswith(f"::error file={bad.name},line=5,col=9::"), result.err
     plain = sandbox.run("validate")
-    assert "::error" not in plain.out
+    assert "::error" not in plain.out + plain.err
+
+
+def test_annotations_leave_a_json_or_markdown_plan_on_stdout_whole(sandbox: Store) -> None:
+    """A config warning (a profile listed twice) is annotated on stderr: stdout stays the
+    JSON document or the markdown comment with its marker on the first line."""
+    members = sandbox.profiles(2)
+    sandbox.segment("VIP", members[:1])
+    sandbox.config({"VIP": [members[0], members[0], members[1]]})
+    env = sandbox.env(GITHUB_ACTIONS="true")
+    as_json = sandbox.run("plan", "--format", "json", env=env)
+    assert as_json.code == 0, as_json.err
+    assert json.loads(as_json.out)["summary"]["add"] == 1
+    assert "::warning file=segments.yaml,line=" in as_json.err
+    as_markdown = sandbox.run("plan", "--format", "markdown", env=env)
+    assert as_markdown.out.startswith("<!-- reconciler-plan: ")
 
 
 def test_markdown_plan_and_the_github_step_summary(sandbox: Store) -> None:

@@ -147,6 +147,34 @@ def test_the_token_appears_in_no_output_file_or_log(
     assert api_rule_violations(sb.log()) == []
 
 
+def test_a_token_in_the_stores_data_is_redacted_from_everything_written(
+    secret_store: Store, tmp_path: Path
+) -> None:
+    """Someone pasted the token into a segment's description: the plan (text, JSON, saved),
+    the export and the apply report show it redacted."""
+    sb = secret_store
+    members = sb.profiles(2)
+    sid = sb.segment("VIP", members[:1])
+    sb.store.update_segment(sid, description=f"api key {SECRET}")
+    sb.config({"VIP": members}, VIP="description: clean")
+    env = sb.env(BIGCOMMERCE_ACCESS_TOKEN=SECRET)
+    runs = [
+        sb.run("plan", env=env),
+        sb.run("plan", "--format", "json", env=env),
+        sb.run("plan", "--format", "markdown", env=env),
+        sb.run("plan", "--out", "plan.json", env=env),
+        sb.run("export", env=env),
+        sb.run("export", "-o", "exported.yaml", env=env),
+    ]
+    assert all(r.code == 0 for r in runs), [r.err for r in runs]
+    assert '~ description: "api key [REDACTED]" -> "clean"' in runs[0].out
+    written = [(tmp_path / "work" / name).read_text() for name in ("plan.json", "exported.yaml")]
+    assert "[REDACTED]" in written[0] and "[REDACTED]" in written[1]
+    texts = [r.out + r.err for r in runs] + written
+    for needle in needles(SECRET):
+        assert not [t for t in texts if needle in t], needle
+
+
 def test_a_token_in_the_config_file_is_refused_and_not_echoed(secret_store: Store) -> None:
     sb = secret_store
     path = sb.workdir / "leaky.yaml"

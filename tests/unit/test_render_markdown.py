@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState, SafetyPolicy
 from reconciler.plan import Plan, SegmentPlan, compute_plan
-from reconciler.render.markdown import mask_email, render_markdown
+from reconciler.render.markdown import escape_inline, mask_email, render_markdown
 from reconciler.render.text import summary_line
 from tests.goldens import SEG_A, SEG_B, SEG_C, P, check
 
@@ -174,6 +174,15 @@ def test_emails_are_masked_unless_asked() -> None:
     shown = render_markdown(plan, emails=emails, show_emails=True)
     assert f"+ {P[0]}  (customer 41, jane.doe@example.com)" in shown
     assert f"- {P[40]}  (customer 7, bob@shop.test)" in shown
+
+
+def test_emails_quoted_in_warnings_are_masked_unless_asked() -> None:
+    warning = 'segments.yaml:11:16: jane.doe@example.com is already listed in segment "VIP"'
+    plan = replace(mixed_plan(), warnings=(warning,))
+    masked = render_markdown(plan)
+    assert "jane.doe" not in masked
+    assert f"- {escape_inline(warning.replace('jane.doe@', 'j***@'))}" in masked
+    assert "jane.doe@" in render_markdown(plan, show_emails=True)
 
 
 def test_an_email_cannot_add_lines_to_the_comment() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState
 from reconciler.plan import Plan, compute_plan
 from reconciler.render.text import render_text
@@ -106,3 +108,23 @@ def test_plan_with_customers_creations_and_updates_text() -> None:
 
 def test_summary_without_creations_keeps_its_old_wording() -> None:
     assert render_text(mixed_plan()).splitlines()[-1] == "Plan: 10 to add, 19 to remove."
+
+
+def test_store_data_cannot_add_lines_or_escape_codes_to_the_plan() -> None:
+    """A segment named (in the store) with a newline and a workflow command, and a live
+    member whose email hides the rest of the line: every line of the plan is one of its
+    own, and no escape code gets through."""
+    name = "Wholesale\n::error file=segments.yaml,line=1::Spoofed\x1b[8m"
+    d = DesiredState(segments=(DesiredSegment(name=None, id=SEG_A, profiles=frozenset(P[:1])),))
+    lv = LiveState(
+        segments=(LiveSegment(SEG_A, name, description="\u202eevil"),),
+        members={SEG_A: frozenset(P[1:2])},
+        customer_ids={P[1]: 7},
+    )
+    plan = compute_plan(d, lv, store_hash="abc", config_digest="sha256:" + "0" * 64)
+    plan = dataclasses.replace(plan, emails={P[1]: "x@example.com\x1b[2K\r"})
+    text = render_text(plan)
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert not [ln for ln in text.splitlines() if ln.startswith("::")]
+    assert '# segment "Wholesale\\n::error file=segments.yaml,line=1::Spoofed\\x1b[8m"' in text
+    assert "(customer 7, x@example.com\\x1b[2K\\r)" in text
