@@ -159,7 +159,9 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
     """Check the config offline: syntax, schema, duplicates. Exit 0 valid, 1 invalid.
 
     FILES (as pre-commit passes them) are checked together, like several -f."""
-    paths = files or config_file
+    explicit = _given("config_file")
+    # -f given with FILES is checked with them, not dropped: that would be a false "valid".
+    paths = (*config_file, *files) if explicit and files else files or config_file
     result = _sources(paths)
     _print_problems(result.problems)
     shown = ", ".join(paths)
@@ -169,6 +171,12 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
     members = sum(len(s.profiles) + len(s.customers) for s in result.state.segments)
     click.echo(f"{shown}: valid ({len(result.state.segments)} segments, {members} members)")
     return EXIT_OK
+
+
+def _given(option: str) -> bool:
+    """Whether the user gave `option` (its value is not the default)."""
+    source = click.get_current_context().get_parameter_source(option)
+    return source is not None and source is not click.core.ParameterSource.DEFAULT
 
 
 def _markdown(plan: Plan, show_emails: bool) -> str:
@@ -406,8 +414,7 @@ def apply(
     if plan_file:
         from reconciler.planfile import load
 
-        source = click.get_current_context().get_parameter_source("config_file")
-        if source is not click.core.ParameterSource.DEFAULT:
+        if _given("config_file"):
             # Taken silently, it would look like a check that the plan matches the config.
             raise click.UsageError(
                 "-f/--file does not go with a saved plan: the plan holds the changes to apply"

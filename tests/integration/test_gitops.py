@@ -89,6 +89,10 @@ def test_validate_takes_files_as_pre_commit_passes_them(sandbox: Store) -> None:
     result = sandbox.run("validate", str(good), str(bad))
     assert result.code == 1
     assert f"{bad}:4:" in result.err
+    # -f with FILES is checked with them, not dropped.
+    mixed = sandbox.run("validate", "-f", str(bad), str(good))
+    assert mixed.code == 1
+    assert f"{bad}:4:" in mixed.err
 
 
 def test_github_actions_gets_annotations_on_the_right_lines(sandbox: Store) -> None:
