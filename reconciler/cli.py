@@ -117,9 +117,14 @@ def _load(paths: tuple[str, ...]) -> LoadResult:
 
 
 def _settings(
-    store_hash: str | None, from_config: str | None, rate_reserve: int = 0
+    store_hash: str | None,
+    from_config: str | None,
+    rate_reserve: int = 0,
+    *,
+    reads_config: bool = True,
 ) -> ClientSettings:
-    return client_settings(resolve_store_hash(store_hash, from_config), rate_reserve=rate_reserve)
+    chosen = resolve_store_hash(store_hash, from_config, reads_config=reads_config)
+    return client_settings(chosen, rate_reserve=rate_reserve)
 
 
 config_option = click.option(
@@ -680,7 +685,7 @@ def export(
     from reconciler.runner import run_with_client
 
     _writable(out_file)
-    settings = _settings(store_hash, None, rate_reserve)
+    settings = _settings(store_hash, None, rate_reserve, reads_config=False)
     text, summary = run_with_client(
         settings, lambda client: export_config(client, segment_names, member_form)
     )

@@ -35,14 +35,19 @@ _TUNING: tuple[tuple[str, str, type, float, float, str], ...] = (
 
 
 def resolve_store_hash(
-    option: str | None, from_config: str | None, env: Mapping[str, str] | None = None
+    option: str | None,
+    from_config: str | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    reads_config: bool = True,
 ) -> str:
+    """`reads_config`: whether the command reads a config file, to name it as a source."""
     env = os.environ if env is None else env
     value = option or env.get(STORE_ENV) or from_config
     if not value:
+        config = ", or put store_hash in the config file" if reads_config else ""
         raise SettingsError(
-            "no store hash: pass --store-hash, set BIGCOMMERCE_STORE_HASH, "
-            "or put store_hash in the config file"
+            f"no store hash: pass --store-hash or set BIGCOMMERCE_STORE_HASH{config}"
         )
     return value.strip()
 
