@@ -16,7 +16,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -32,14 +32,16 @@ from reconciler.model import (
     PartialSafety,
     Problem,
     SafetyPolicy,
+    clip,
     normalize_email,
     normalize_uuid,
 )
-from reconciler.yamlsource import Pos, Source, YList, YMap, read_yaml
+from reconciler.yamlsource import OddFloat, OddInt, Pos, Source, YList, YMap, read_yaml
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ _NORMAL_IDS = re.compile(r"[0-9a-z-]*").fullmatch
 # split the API's email:in filter).
 _EMAIL_MATCH = re.compile(r"^[^@\s,]+@[^@\s,]+$").fullmatch
 MEMBER_KEYS = ("customer_id", "email")
+SAFETY_NUMBERS = ("max_removal_percent", "min_members_for_guard")
 _TYPE_NAMES = {
     "object": "a mapping",
     "array": "a list",
@@ -222,8 +225,31 @@ def _validator() -> Draft202012Validator:
     # Imported on first use (60 ms), so commands that validate no config (--help, show,
     # the sandbox) do not pay for it.
     from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
-    return Draft202012Validator(load_schema())
+    checker = extend(Draft202012Validator, validators={"pattern": _pattern_keyword})
+    validator: Draft202012Validator = checker(load_schema())
+    return validator
+
+
+def _pattern_keyword(
+    validator: Validator, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    """`pattern` as JSON Schema means it (ECMA-262), where a final `$` matches only at the
+    end. Python's `$` also matches before a final "\n", which let an `id: |` block
+    scalar ("<uuid>\n") through."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and _ecma(pattern).search(instance) is None:
+        yield ValidationError(f"{clip(repr(instance))} does not match {pattern!r}")
+
+
+@functools.cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    # The schema's patterns use `$` only at their end.
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
 
 
 # --- the pipeline ---------------------------------------------------------------------
@@ -243,7 +269,8 @@ def _validate(path: str | Path, file: str, max_bytes: int, secret: str | None) -
         )
         return _result(src, None)
 
-    _check_schema(root, src)
+    odd = _check_numbers(root, src)
+    _check_schema(root, src, odd)
     profiles = _check_segments(root, src)
     if any(p.is_error for p in src.problems):
         return _result(src, None)
@@ -307,9 +334,12 @@ def _skeleton(node: Any, role: str = "") -> Any:
     return node
 
 
-def _check_schema(root: YMap, src: Source) -> None:
+def _check_schema(root: YMap, src: Source, odd: set[Pos]) -> None:
+    """Schema findings, worded for people. `odd` are numbers already reported as not
+    written in plain decimal: whatever else is wrong with them would only add noise."""
     skeleton = _skeleton(root, "root")
     seen: set[tuple[tuple[Any, ...], str]] = set()
+    said: set[tuple[str, Pos]] = set()
     for error in _validator().iter_errors(skeleton):
         path = tuple(error.absolute_path)
         # One problem per place and kind: nested anyOf/$ref branches can report the same
@@ -318,7 +348,39 @@ def _check_schema(root: YMap, src: Source) -> None:
             continue
         seen.add((path, str(error.validator)))
         for message, pos in _explain(error, path, root):
+            # Two kinds can read the same (`version: "1"` fails type and const alike).
+            if pos in odd or (message, pos) in said:
+                continue
+            said.add((message, pos))
             src.error(message, pos)
+
+
+def _check_numbers(root: YMap, src: Source) -> set[Pos]:
+    """Report each number field (version, the safety limits) written in a form other
+    than plain decimal, and return where they are. (customer_id: see _member_ref.)"""
+    places: list[tuple[Any, str, str]] = [(root, "version", "")]
+    places += [(root.get("safety"), key, "the file-level safety block: ") for key in SAFETY_NUMBERS]
+    segments = root.get("segments")
+    if isinstance(segments, YList):
+        for index, seg in enumerate(segments):
+            if isinstance(seg, YMap) and isinstance(seg.get("safety"), YMap):
+                where = f"the safety block of {_segment_label(root, index)}: "
+                places += [(seg["safety"], key, where) for key in SAFETY_NUMBERS]
+    odd: set[Pos] = set()
+    for block, key, prefix in places:
+        if isinstance(block, YMap) and isinstance(block.get(key), OddInt | OddFloat):
+            pos = block.value_pos[key]
+            src.error(prefix + _odd_number_message(key, block[key]), pos)
+            odd.add(pos)
+    return odd
+
+
+def _odd_number_message(name: str, value: OddInt | OddFloat) -> str:
+    read = int(value) if isinstance(value, OddInt) else float(value)
+    return (
+        f"{name} {clip(value.text)} is not a plain decimal number (YAML reads it as {read}); "
+        "write it as a plain number, without leading zeros, '_', ':' or a 0b/0o/0x prefix"
+    )
 
 
 def _node_at(root: YMap, path: Sequence[Any]) -> tuple[Any, Pos]:
@@ -342,7 +404,7 @@ def _segment_label(root: YMap, index: int) -> str:
     seg = segments[index] if isinstance(segments, YList) and index < len(segments) else None
     if isinstance(seg, YMap):
         if isinstance(seg.get("name"), str) and seg["name"].strip():
-            return f'segment "{seg["name"]}"'
+            return f'segment "{clip(seg["name"])}"'
         if isinstance(seg.get("id"), str):
             return f"segment {_short(seg['id'])}"
     return f"segment #{index + 1}"
@@ -409,7 +471,7 @@ def _explain(error: ValidationError, path: tuple[Any, ...], root: YMap) -> list[
             guess = f"; did you mean '{hint[0]}'?" if hint else ""
             out.append(
                 (
-                    f"unknown key '{key}'{place} (allowed: {', '.join(allowed)}){guess}",
+                    f"unknown key '{clip(key)}'{place} (allowed: {', '.join(allowed)}){guess}",
                     node.key_pos[key],
                 )
             )
@@ -447,7 +509,8 @@ def _explain(error: ValidationError, path: tuple[Any, ...], root: YMap) -> list[
         return [(f"{prefix}{name} must be {want}, not {_kind(node)}{quote}", pos)]
     if validator == "pattern":
         if name == "id":
-            return [(f"{_short(node)} is not a valid segment id (expected a UUID)", pos)]
+            why = _uuid_hint(node) or " (expected a UUID)"
+            return [(f"{_short(node)} is not a valid segment id{why}", pos)]
         if name == "store_hash":
             return [("store_hash must contain only letters and digits", pos)]
         if name == "name":
@@ -457,7 +520,14 @@ def _explain(error: ValidationError, path: tuple[Any, ...], root: YMap) -> list[
             return [(f"{prefix}max_removal_percent must be between 0 and 100", pos)]
         return [(f"{prefix}{name} must be 0 or more", pos)]
     # A case the schema can produce but no rule above words better.
-    return [(f"{prefix}{name}: {error.message}", pos)]
+    return [(f"{prefix}{name}: {clip(error.message)}", pos)]
+
+
+def _uuid_hint(value: Any) -> str:
+    # `id: |` keeps a final line break, and quotes keep spaces: say so, not just "bad".
+    if isinstance(value, str) and _UUID_MATCH(value.strip()):
+        return "; remove the spaces or line break around the UUID"
+    return ""
 
 
 # --- segment-level checks -----------------------------------------------------------------
@@ -486,7 +556,8 @@ def _check_segments(root: YMap, src: Source) -> dict[int, Members]:
             pos = seg.value_pos["name"]
             if name in names:
                 src.error(
-                    f'segment name "{name}" is declared twice: lines {names[name]} and {pos[0]}',
+                    f'segment name "{clip(name)}" is declared twice: lines {names[name]} and '
+                    f"{pos[0]}",
                     pos,
                 )
             else:
@@ -543,7 +614,7 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
         hint = difflib.get_close_matches(key, MEMBER_KEYS, n=1)
         guess = f"; did you mean '{hint[0]}'?" if hint else ""
         src.error(
-            f"unknown key '{key}' in a member (allowed: customer_id, email){guess}",
+            f"unknown key '{clip(key)}' in a member (allowed: customer_id, email){guess}",
             item.key_pos[key],
         )
     known = [k for k in keys if k in MEMBER_KEYS]
@@ -559,6 +630,9 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
     key = known[0]
     value, pos = item[key], item.value_pos[key]
     if key == "customer_id":
+        if isinstance(value, OddInt | OddFloat):
+            src.error(_odd_number_message(key, value), pos)
+            return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             shown = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
             src.error(
@@ -604,7 +678,7 @@ def _check_profiles_slowly(items: YList, label: str, src: Source) -> Members | N
             ref_key = ("email", ref.email) if ref.email is not None else ("id", ref.customer_id)
             if ref_key in refs:
                 first = refs[ref_key].location
-                duplicate(ref_key, ref.label, first.line if first else 0, pos)
+                duplicate(ref_key, clip(ref.label), first.line if first else 0, pos)
             else:
                 refs[ref_key] = ref
             continue
@@ -643,7 +717,7 @@ def _bad_profile_message(item: Any) -> str:
             f"not {_kind(item)}"
         )
     if isinstance(item, str):
-        return f"{_short(item)} is not a valid shopper profile UUID"
+        return f"{_short(item)} is not a valid shopper profile UUID{_uuid_hint(item)}"
     return f"{_short(item)} is not a valid shopper profile UUID (it is {_kind(item)})"
 
 

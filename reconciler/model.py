@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 # A UUID as text, unanchored: for finding ids inside a longer text.
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-UUID_RE = re.compile(rf"^{UUID_PATTERN}$")
+# \Z, not $: $ also matches before a final "\n", so `.match` would pass "<uuid>\n".
+UUID_RE = re.compile(rf"\A{UUID_PATTERN}\Z")
 # An access token shorter than this is a stand-in (a proxy that adds auth): too common a
 # string to search other values for.
 MIN_SECRET_LENGTH = 16
@@ -16,6 +17,16 @@ MIN_SECRET_LENGTH = 16
 
 def is_uuid(value: object) -> bool:
     return isinstance(value, str) and UUID_RE.match(value) is not None
+
+
+# User text echoed in a message (a name, a key) is cut to this many characters: a long
+# name repeated in every problem about its segment would flood a CI log.
+CLIP_LENGTH = 80
+
+
+def clip(text: str, limit: int = CLIP_LENGTH) -> str:
+    """`text`, or its start and "..." when longer than `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def normalize_uuid(value: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from reconciler.config import LoadResult, validate_config
-from reconciler.model import DesiredSegment, DesiredState, PartialSafety, Problem
+from reconciler.model import DesiredSegment, DesiredState, PartialSafety, Problem, clip
 
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
@@ -60,7 +60,8 @@ def _merge(states: list[tuple[str, DesiredState]]) -> tuple[DesiredState, list[P
             if store_hash is not None and store_hash[1] != state.store_hash:
                 problems.append(
                     Problem(
-                        f"{file}: store_hash {state.store_hash!r} differs from {store_hash[1]!r} "
+                        f"{file}: store_hash {clip(repr(state.store_hash))} differs from "
+                        f"{clip(repr(store_hash[1]))} "
                         f"in {store_hash[0]}; all files must name the same store"
                     )
                 )
@@ -71,7 +72,8 @@ def _merge(states: list[tuple[str, DesiredState]]) -> tuple[DesiredState, list[P
                 where = f" at {first.location}" if first.location else ""
                 problems.append(
                     Problem(
-                        f'segment "{seg.label}" is declared twice: here and{where}', seg.location
+                        f'segment "{clip(seg.label)}" is declared twice: here and{where}',
+                        seg.location,
                     )
                 )
                 continue

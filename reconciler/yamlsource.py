@@ -29,7 +29,7 @@ from yaml.events import (
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from reconciler.model import MIN_SECRET_LENGTH, UUID_RE, Location, Problem
+from reconciler.model import MIN_SECRET_LENGTH, UUID_RE, Location, Problem, clip
 from reconciler.yamlruns import Run, fold_runs
 
 # The format needs 4 levels; 64 leaves room for any sane file and stops `[[[[...` long
@@ -49,11 +49,27 @@ _SCALAR_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "nul
 _SEQ_TAGS = frozenset({_CORE + "seq"})
 _MAP_TAGS = frozenset({_CORE + "map"})
 _STR_TAG = _CORE + "str"
+_INT_TAG = _CORE + "int"
+_FLOAT_TAG = _CORE + "float"
+# The only integer form every YAML version and JSON read alike. YAML 1.1 (PyYAML) also
+# reads 0042 as octal 34, 1_000 as 1000, 1:30 as 90 and 0b11 as 3; YAML 1.2 reads 0042 as
+# 42 and 1_000 as text. A customer id must not depend on which one a reader follows.
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)").fullmatch
 _UUID_MATCH = UUID_RE.fullmatch
 _RESOLVER = Resolver()
 _CONSTRUCTOR = SafeConstructor()
 # Characters YAML forbids in a stream (the reader rejects them); used to say where.
 _BAD_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Line breaks to YAML but not to git, GitHub or grep, which count only "\n": a lone CR
+# (not part of CRLF), NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR.
+_OTHER_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_BREAK_NAMES = {
+    "\r": "U+000D CARRIAGE RETURN without a line feed after it",
+    "\x85": "U+0085 NEXT LINE",
+    "\u2028": "U+2028 LINE SEPARATOR",
+    "\u2029": "U+2029 PARAGRAPH SEPARATOR",
+}
+MAX_BREAK_PROBLEMS = 50
 _UNSET: Any = object()  # "no root document seen yet"
 _EXPECT_KEY: Any = object()  # a mapping waiting for its next key
 _DROP: Any = object()  # the next value belongs to a rejected key: build it, then drop it
@@ -70,6 +86,27 @@ class YMap(dict[str, Any]):
         self.pos = pos
         self.key_pos: dict[str, Pos] = {}
         self.value_pos: dict[str, Pos] = {}
+
+
+class OddInt(int):
+    """An int written in a form other than plain decimal (see _PLAIN_INT); `text` is what
+    the file says, and repr shows it, so messages quote the value as written. config
+    refuses it wherever a number is expected."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class OddFloat(float):
+    """A float written with YAML 1.1's `_` or sexagesimal `:` (1_0.5, 0:30.5), which
+    YAML 1.2 reads as text; like OddInt."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class YList(list[Any]):
@@ -134,6 +171,11 @@ def read_yaml(
         src.problems.append(Problem(SECRET_IN_FILE, Location(file, line, column)))
         src.complete = False
         return src
+    if _refuse_other_breaks(text, src):
+        # Not parsed: every position the parser gave would count lines differently from
+        # the messages above and from the diff a reviewer reads.
+        src.complete = False
+        return src
     folded, runs = fold_runs(text)
     if runs:
         trial = Source(file)
@@ -144,6 +186,43 @@ def read_yaml(
             return trial
     _build(text, src)
     return src
+
+
+def _refuse_other_breaks(text: str, src: Source) -> bool:
+    """Report every line break that git does not see as one, at its "\n"-counted place.
+    A key after one looks, in a diff, like part of the line before it."""
+    # C-speed tests first: the regex runs only on a file that holds one.
+    has_cr = "\r" in text and text.count("\r") != text.count("\r\n")
+    if not (has_cr or "\x85" in text or "\u2028" in text or "\u2029" in text):
+        return False
+    cr_only = has_cr and "\n" not in text  # old Mac line endings: one message says it all
+    found = 0
+    for match in _OTHER_BREAK.finditer(text):
+        brk = match.group()
+        if cr_only and brk == "\r":
+            if match.start() == text.index("\r"):
+                src.error(
+                    "the lines end in a carriage return alone (U+000D; old Mac style), which "
+                    "git and GitHub do not read as line breaks; save the file with LF or CRLF "
+                    "line endings",
+                    (1, match.start() + 1),
+                )
+            continue
+        found += 1
+        if found > MAX_BREAK_PROBLEMS:
+            continue
+        index = match.start()
+        line = text.count("\n", 0, index) + 1
+        column = index - (text.rfind("\n", 0, index) + 1) + 1
+        src.error(
+            f"{_BREAK_NAMES[brk]} is not allowed: YAML reads it as a line break, "
+            "git and GitHub do not",
+            (line, column),
+        )
+    if found > MAX_BREAK_PROBLEMS:
+        hidden = found - MAX_BREAK_PROBLEMS
+        src.error(f"{src.file}: {hidden} more such line breaks not shown", None)
+    return True
 
 
 def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str | None:
@@ -234,7 +313,16 @@ def _scalar(event: Any) -> Any:
     constructor = SafeConstructor.yaml_constructors.get(tag)
     if constructor is None:  # e.g. the `<<` merge key resolves to a tag with no value
         return value
-    return constructor(_CONSTRUCTOR, ScalarNode(tag, value, event.start_mark, event.end_mark))
+    result = constructor(_CONSTRUCTOR, ScalarNode(tag, value, event.start_mark, event.end_mark))
+    odd: OddInt | OddFloat
+    if tag == _INT_TAG and not _PLAIN_INT(value):
+        odd = OddInt(result)
+    elif tag == _FLOAT_TAG and ("_" in value or ":" in value):
+        odd = OddFloat(result)
+    else:
+        return result
+    odd.text = value
+    return odd
 
 
 def _build(text: str, src: Source, runs: dict[str, Run] | None = None) -> None:
@@ -263,7 +351,8 @@ def _build(text: str, src: Source, runs: dict[str, Run] | None = None) -> None:
         if tag is not None and tag != "!" and tag not in allowed:
             src.complete = False
             src.error(
-                f"unsupported tag '{_show_tag(tag)}'; only plain YAML values are allowed", pos
+                f"unsupported tag '{clip(_show_tag(tag))}'; only plain YAML values are allowed",
+                pos,
             )
 
     def attach(value: Any, pos: Pos) -> None:
@@ -327,7 +416,7 @@ def _build(text: str, src: Source, runs: dict[str, Run] | None = None) -> None:
                     if key in top:
                         first = top.key_pos[key][0]
                         src.error(
-                            f"duplicate key '{key}' (first at line {first}); each key may "
+                            f"duplicate key '{clip(key)}' (first at line {first}); each key may "
                             "appear only once in a mapping",
                             pos,
                         )
@@ -399,7 +488,7 @@ def _build(text: str, src: Source, runs: dict[str, Run] | None = None) -> None:
 
 
 def _syntax_message(exc: yaml.MarkedYAMLError, text: str, pos: Pos) -> str:
-    lines = text.splitlines()
+    lines = text.split("\n")  # "\n" only, as the parser counts in a file it gets to read
     line = lines[pos[0] - 1] if 0 < pos[0] <= len(lines) else ""
     indent = line[: len(line) - len(line.lstrip(" \t"))]
     at = line[pos[1] - 1 : pos[1]]

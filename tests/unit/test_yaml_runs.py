@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from reconciler import yamlruns, yamlsource
 from reconciler.config import validate_config
+from reconciler.model import Location
 from reconciler.yamlsource import Source, YList, YMap, read_yaml
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "config" / "bad"
@@ -124,17 +125,27 @@ def test_a_syntax_error_after_a_run_is_reported_at_its_own_line(
     assert src.problems[0].location.line >= 102
 
 
-@pytest.mark.parametrize("brk", ["\r", "\r\n", "\x85", "\u2028", "\u2029"])
-def test_a_file_with_other_line_breaks_keeps_its_positions(
+def test_a_crlf_file_keeps_its_positions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_bytes(f'note: "a\r\nb"\nlist:\n{run_lines(2, ids(4))}'.encode())
+
+    src = assert_same(path, monkeypatch)
+
+    assert src.root["list"].item_pos(0) == (4, 5)
+
+
+@pytest.mark.parametrize("brk", ["\r", "\x85", "\u2028", "\u2029"])
+def test_a_file_with_other_line_breaks_is_refused_folded_or_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, brk: str
 ) -> None:
-    # YAML counts these as line breaks: an item after one is a line further down.
+    # YAML counts these as line breaks and git does not: the file is refused unread.
     path = tmp_path / "c.yaml"
     path.write_bytes(f'note: "a{brk}b"\nlist:\n{run_lines(2, ids(4))}'.encode())
 
     src = assert_same(path, monkeypatch)
 
-    assert src.root["list"].item_pos(0) == (4, 5)
+    assert src.root is None and not src.complete
+    assert [p.location for p in src.problems] == [Location("c.yaml", 1, 9)]
 
 
 @pytest.mark.parametrize("path", sorted(BAD.glob("*.yaml")), ids=lambda p: p.stem)
