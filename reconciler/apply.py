@@ -141,6 +141,23 @@ class Applier:
             self._troubled.add(batch.seg.key)
 
     async def run(self) -> ApplyResult:
+        try:
+            await self._run()
+        except ReconcilerError:
+            raise
+        except Exception as exc:
+            # A defect, perhaps after some writes: say what was done rather than nothing.
+            log.debug("internal error during apply", exc_info=True)
+            self.result.fatal = ReconcilerError(
+                f"internal error ({type(exc).__name__}); please report it. "
+                "Run with -vv for details; run plan to see where the store stands"
+            )
+        if self.stop.is_set():
+            self.result.interrupted = True
+        self._settle(self._changed)
+        return self.result
+
+    async def _run(self) -> None:
         materialised = await self._prepare()
         self._early = len(self.result.changes)
         # A segment that could not be created has no id: its adds were recorded as failed.
@@ -154,11 +171,16 @@ class Applier:
             for s in changed
         }
         self._total = sum(len(a) + len(r) for a, r in batches.values())
-        await asyncio.gather(*(self._segment(s, *batches[s.key]) for s in changed))
-        if self.stop.is_set():
-            self.result.interrupted = True
-        self._settle(changed)
-        return self.result
+        segments = [asyncio.ensure_future(self._segment(s, *batches[s.key])) for s in changed]
+        try:
+            await asyncio.gather(*segments)
+        except Exception as exc:
+            # One segment failing must not leave the others writing unseen: they stop
+            # dispatching (fatal halts them) and finish what is in flight.
+            if self.result.fatal is None:
+                self.result.fatal = exc if isinstance(exc, ReconcilerError) else ReconcilerError("")
+            await asyncio.gather(*segments, return_exceptions=True)
+            raise
 
     async def _segment(self, seg: SegmentPlan, adds: list[_Batch], removes: list[_Batch]) -> None:
         """One segment's pipeline: its adds, re-read rounds after conflicts, its removals

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from reconciler.sandbox.faults import FaultConfig
-from tests.integration.conftest import Store
+from tests.integration.conftest import TOKEN, Store
 
 
 def vip(sb: Store, live: int, keep: int, new: int = 0) -> tuple[str, list[str], list[str]]:
@@ -508,3 +508,43 @@ def test_interactive_apply_accepts_only_yes(sandbox: Store, answer: str, applies
     assert sandbox.members(sid) == (set(desired) if applies else set(members))
     if applies:
         assert b"Applying" in output  # the progress bar on a terminal
+
+
+def test_a_defect_in_one_segments_apply_still_ends_with_what_was_done(
+    sandbox: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error (a bug) in one segment's pipeline: the other segment still
+    finishes what it started, and apply returns its result with the error as fatal, so
+    the summary and the report say what was done instead of nothing."""
+    import asyncio
+
+    from reconciler.apply import Applier
+    from reconciler.client import BigCommerceClient, ClientSettings
+    from reconciler.config import load_config
+    from reconciler.runner import make_plan
+
+    members = sandbox.profiles(120)
+    ids = {name: sandbox.segment(name) for name in ("A", "B")}
+    desired = load_config(sandbox.config({"A": members[:60], "B": members[60:]})).state
+    real_verify = Applier._verify
+
+    async def broken_verify(self: Applier, seg: Any) -> None:
+        if seg.name == "A":
+            raise KeyError("a bug")
+        await real_verify(self, seg)
+
+    monkeypatch.setattr(Applier, "_verify", broken_verify)
+    settings = ClientSettings(store_hash="itest", token=TOKEN, api_url=sandbox.server.url)
+
+    async def scenario() -> Any:
+        async with BigCommerceClient(settings) as client:
+            plan = await make_plan(client, desired)
+            return await Applier(client, plan).run()
+
+    result = asyncio.run(scenario())
+    assert result.fatal is not None
+    assert result.fatal.message.startswith("internal error (KeyError); please report it.")
+    assert not result.ok
+    assert result.added == 120  # both segments' adds were made and recorded
+    assert sandbox.members(ids["A"]) == set(members[:60])
+    assert sandbox.members(ids["B"]) == set(members[60:])
