@@ -33,6 +33,7 @@ from reconciler.model import (
     Problem,
     SafetyPolicy,
     clip,
+    is_email,
     normalize_email,
     normalize_uuid,
 )
@@ -75,7 +76,6 @@ _UUID_MATCH = UUID_RE.fullmatch
 _NORMAL_IDS = re.compile(r"[0-9a-z-]*").fullmatch
 # The schema's pattern for a member's email: one '@', no spaces, no commas (a comma would
 # split the API's email:in filter).
-_EMAIL_MATCH = re.compile(r"^[^@\s,]+@[^@\s,]+$").fullmatch
 MEMBER_KEYS = ("customer_id", "email")
 SAFETY_NUMBERS = ("max_removal_percent", "min_members_for_guard")
 _TYPE_NAMES = {
@@ -641,7 +641,7 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
             )
             return None
         return CustomerRef(customer_id=value, location=src.at(pos))
-    if not isinstance(value, str) or not _EMAIL_MATCH(value.strip()):
+    if not isinstance(value, str) or not is_email(value):
         shown = _short(value) if isinstance(value, str) else _kind(value)
         src.error(f"{shown} is not a valid email address", pos)
         return None

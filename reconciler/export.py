@@ -22,7 +22,7 @@ from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.customers import lookup_customers
 from reconciler.errors import SegmentNotFoundError
 from reconciler.live import read_segments
-from reconciler.model import LiveSegment, normalize_uuid
+from reconciler.model import LiveSegment, is_email, normalize_uuid
 
 FORMS = ("uuid", "customer_id", "email")
 _STORE_HASH = re.compile(r"[A-Za-z0-9]+")  # what the config schema accepts
@@ -65,9 +65,12 @@ def scalar(text: str) -> str:
 
 
 def _member_line(member: Member, form: str) -> tuple[tuple[int, str], str]:
-    """(sort key, list item) for one member in the requested form or the best fallback."""
+    """(sort key, list item) for one member in the requested form or the best fallback:
+    an email the config would refuse (a space in it) falls back to the customer id, a
+    customer the look-up did not find (read_export drops its id) to the UUID, so that the
+    exported file always reads back as the same members."""
     cid, email = member.customer_id, member.email
-    if form == "email" and email:
+    if form == "email" and email and is_email(email):
         note = f"  # customer {cid}" if cid is not None else ""
         return (0, email.lower()), f"- email: {scalar(email)}{note}"
     if form in ("email", "customer_id") and cid is not None:
@@ -138,7 +141,8 @@ async def read_export(
     client: BigCommerceClient, names: Sequence[str], form: str
 ) -> list[ExportedSegment]:
     """The chosen segments (every one when `names` is empty) with their members; for
-    `email`, the members' emails in one bulk look-up by customer id."""
+    `email` and `customer_id`, their customers in one bulk look-up by id (a customer it
+    does not find is dropped: the member is written by UUID)."""
     if form not in FORMS:
         raise ValueError(f"unknown member form {form!r}")
     segments = await read_segments(client)
@@ -151,17 +155,17 @@ async def read_export(
         segments = tuple(by_name[n] for n in dict.fromkeys(names))
     pages = await gather_cancelling(client.list_segment_members(s.id) for s in segments)
     members = [_members(rows) for rows in pages]
-    if form == "email":
+    if form in ("email", "customer_id"):
+        # Looked up for customer_id too: an id the store no longer has would make the
+        # exported file fail its own plan ("customer N does not exist").
         ids = {m.customer_id for ms in members for m in ms if m.customer_id is not None}
         customers = await lookup_customers(client, ids=ids) if ids else {}
         members = [
             [
                 Member(
                     m.profile_id,
-                    m.customer_id,
-                    customers[m.customer_id].email
-                    if m.customer_id in customers and customers[m.customer_id].email
-                    else None,
+                    m.customer_id if m.customer_id in customers else None,
+                    customers[m.customer_id].email if m.customer_id in customers else None,
                 )
                 for m in ms
             ]

@@ -95,6 +95,15 @@ class PartialSafety:
         )
 
 
+_EMAIL_MATCH = re.compile(r"[^@\s,]+@[^@\s,]+").fullmatch
+
+
+def is_email(value: str) -> bool:
+    """What a config accepts as an email (surrounding spaces aside): one @, no spaces or
+    commas (a comma would split an `email:in` filter)."""
+    return _EMAIL_MATCH(value.strip()) is not None
+
+
 def normalize_email(value: str) -> str:
     """Emails compare case-insensitively; lower-case is the one canonical form."""
     return value.strip().lower()

@@ -44,7 +44,7 @@ def test_export_then_plan_says_no_changes(sandbox: Store, form: str) -> None:
     ]
     assert not any(r["method"] != "GET" for r in sandbox.log())
     reads = [r for r in sandbox.log() if str(r["path"]).endswith("/customers")]
-    if form == "email":  # one bulk look-up: 3,000 customer ids in pages of 250
+    if form != "uuid":  # one bulk look-up: 3,000 customer ids in pages of 250
         assert len(reads) == math.ceil(3_000 / 250)
     else:
         assert reads == []
@@ -75,3 +75,19 @@ def test_export_of_an_unknown_segment_names_it(sandbox: Store) -> None:
     assert result.code == 1
     assert 'no segment named "Ghosts" in the store' in result.err
     assert result.out == ""
+
+
+@pytest.mark.parametrize("form", ["customer_id", "email"])
+def test_a_member_whose_customer_is_gone_is_exported_by_uuid(sandbox: Store, form: str) -> None:
+    """A shopper profile whose customer the store no longer has: written as its UUID, so
+    the exported file still plans to "No changes." (a customer id would fail the plan)."""
+    people = sandbox.profiles(2)
+    sandbox.segment("VIP", people)
+    gone = sandbox.store.profiles[people[0]]["customer_id"]
+    del sandbox.store.customers[gone]
+    result = sandbox.run("export", "--as", form, "-o", "segments.yaml")
+    assert result.code == 0, result.err
+    text = (sandbox.workdir / "segments.yaml").read_text()
+    assert f"- {people[0]}  # customer unknown" in text
+    again = sandbox.run("plan", "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err

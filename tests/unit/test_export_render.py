@@ -70,6 +70,13 @@ def test_customers_fall_back_to_what_is_known(tmp_path: Path, form: str) -> None
     assert beta.profiles == {P[5]} and beta.customers == ()
 
 
+def test_an_email_the_config_would_refuse_falls_back_to_the_customer_id(tmp_path: Path) -> None:
+    odd = [ExportedSegment(LiveSegment(SEG_A, "VIP"), (Member(P[0], 7, "sp ace@example.com"),))]
+    text = render_export(odd, store_hash="abc123", form="email")
+    assert "      - customer_id: 7  # no email known\n" in text
+    assert load(tmp_path, text).segments[0].customers[0].customer_id == 7
+
+
 def test_a_store_hash_the_config_cannot_hold_is_a_comment(tmp_path: Path) -> None:
     text = render_export([], store_hash="my-store", form="uuid")
     assert "# store_hash: my-store" in text and "segments: []" in text
