@@ -23,17 +23,18 @@ from reconciler.model import UUID_PATTERN
 
 # Shorter runs aren't worth a placeholder; every small file is parsed as written.
 RUN_MIN = 64
+# A longer run is cut into runs of this many lines: the regex engine keeps state for
+# every repetition it matched, 500 bytes a line (a run of 1,000,000 lines took 530 MB).
+RUN_MAX = 10_000
 
 
 @functools.cache
-def _run_pattern(min_lines: int) -> re.Pattern[str]:
-    """At least `min_lines` lines `- <uuid>` at one indentation, each id matched exactly,
-    so a run's ids are its words after each "-" (str.split: a C loop, four times faster at
-    100,000 ids than finding each by pattern again)."""
-    return re.compile(
-        rf"^( *)- {UUID_PATTERN}\n(?:\1- {UUID_PATTERN}\n){{{max(min_lines - 1, 0)},}}",
-        re.MULTILINE,
-    )
+def _run_pattern(min_lines: int, max_lines: int) -> re.Pattern[str]:
+    """`min_lines` to `max_lines` lines `- <uuid>` at one indentation, each id matched
+    exactly, so a run's ids are its words after each "-" (str.split: a C loop, four times
+    faster at 100,000 ids than finding each by pattern again)."""
+    more = f"{max(min_lines - 1, 0)},{max(max_lines - 1, min_lines - 1, 0)}"
+    return re.compile(rf"^( *)- {UUID_PATTERN}\n(?:\1- {UUID_PATTERN}\n){{{more}}}", re.MULTILINE)
 
 
 # YAML breaks lines at these too; a file holding any is read as written.
@@ -58,7 +59,7 @@ def fold_runs(text: str) -> tuple[str, dict[str, Run]]:
     last = 0
     line = 1  # the number of the line `last` starts
     prefix = _placeholder_prefix(text)
-    for found in _run_pattern(RUN_MIN).finditer(text):
+    for found in _run_pattern(RUN_MIN, RUN_MAX).finditer(text):
         start, end = found.span()
         line += text.count("\n", last, start)
         indent = found.group(1)

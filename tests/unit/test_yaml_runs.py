@@ -38,6 +38,7 @@ def read(path: Path, *, fold: bool, monkeypatch: pytest.MonkeyPatch) -> Source:
     with monkeypatch.context() as m:
         if fold:
             m.setattr(yamlruns, "RUN_MIN", 2)  # fold even the short runs of these tests
+            m.setattr(yamlruns, "RUN_MAX", 3)  # and cut longer ones into several
         else:
             m.setattr(yamlsource, "fold_runs", lambda text: (text, {}))
         return read_yaml(path, path.name, max_bytes=1 << 26)
@@ -71,6 +72,22 @@ def test_a_long_run_is_folded_and_read_back_with_every_position(
     profiles = src.root["segments"][0]["shopper_profiles"]
     assert list(profiles) == members and profiles.all_uuids
     assert profiles.item_pos(0) == (5, 9) and profiles.item_pos(199) == (204, 9)
+
+
+def test_a_run_longer_than_run_max_is_cut_into_several_and_reads_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yamlruns, "RUN_MAX", 100)
+    members = ids(250)  # runs of 100, 100, and 50 lines parsed as written (under RUN_MIN)
+    text = "version: 1\nsegments:\n  - name: Big\n    shopper_profiles:\n" + run_lines(6, members)
+    folded, runs = yamlruns.fold_runs(text)
+    assert [len(r.ids) for r in runs.values()] == [100, 100]
+    assert folded.count("\n") == text.count("\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    profiles = read_yaml(path, path.name, max_bytes=1 << 26).root["segments"][0]["shopper_profiles"]
+    assert list(profiles) == members
+    assert profiles.item_pos(100) == (105, 9) and profiles.item_pos(249) == (254, 9)
 
 
 def test_a_duplicate_inside_a_folded_run_is_reported_at_its_line(tmp_path: Path) -> None:
