@@ -6,6 +6,7 @@ when there are changes; 130 interrupted."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -13,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, cast
+from typing import Any, BinaryIO, NoReturn, TextIO, cast
 
 import click
 
@@ -86,7 +87,11 @@ def _annotation(problem: Problem) -> str:
     """A GitHub Actions workflow command, so the problem shows on the PR's diff."""
     kind = "error" if problem.is_error else "warning"
     loc = problem.location
-    props = f" file={_escape_property(loc.file)},line={loc.line},col={loc.column}" if loc else ""
+    props = (
+        f" file={_escape_property(visible(loc.file))},line={loc.line},col={loc.column}"
+        if loc
+        else ""
+    )
     return f"::{kind}{props}::{_escape_data(visible(problem.message))}"
 
 
@@ -169,7 +174,7 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
     paths = (*config_file, *files) if explicit and files else files or config_file
     result = _sources(paths)
     _print_problems(result.problems)
-    shown = ", ".join(paths)
+    shown = visible(", ".join(paths))
     if result.errors or result.state is None:
         click.echo(f"{shown}: {len(result.errors)} error(s)", err=True)
         return EXIT_ERROR
@@ -204,7 +209,7 @@ def _step_summary(plan: Plan, show_emails: bool) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if _in_github_actions() and target:
         with open(target, "a", encoding="utf-8") as fh:
-            fh.write(_markdown(plan, show_emails) + "\n")
+            fh.write(_redact(_markdown(plan, show_emails) + "\n"))
 
 
 format_option = click.option(
@@ -326,16 +331,24 @@ def _redact(text: str) -> str:
     """The token out of what the CLI writes, wherever it came from: store data (a
     description someone pasted it into) or an API's error echoing the request's headers.
     A token shorter than MIN_SECRET_LENGTH is a stand-in, too common a string to replace."""
-    secret = access_token()
-    if len(secret) < MIN_SECRET_LENGTH:
-        return text
-    for form in (secret, json.dumps(secret)[1:-1]):  # as is, and as JSON escapes it
+    for form in _secret_forms(access_token()):
         text = text.replace(form, "[REDACTED]")
     return text
 
 
+@functools.cache
+def _secret_forms(secret: str) -> tuple[str, ...]:
+    """The token as it may be written: as is, as JSON escapes it, as markdown does."""
+    if len(secret) < MIN_SECRET_LENGTH:
+        return ()
+    from reconciler.render.markdown import escape_inline
+
+    return tuple(dict.fromkeys((secret, json.dumps(secret)[1:-1], escape_inline(secret))))
+
+
 class _RedactedStream:
-    """A text stream whose writes pass through _redact (see run)."""
+    """A text stream whose writes pass through _redact (see run). Its `buffer` redacts
+    too: click writes bytes to it when the stream's encoding is ASCII."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -343,6 +356,27 @@ class _RedactedStream:
     def write(self, text: str) -> int:
         self._stream.write(_redact(text))
         return len(text)
+
+    @property
+    def buffer(self) -> _RedactedBytes:
+        return _RedactedBytes(self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class _RedactedBytes:
+    """The binary side of _RedactedStream (UTF-8: what click writes there)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        out = data
+        for form in _secret_forms(access_token()):
+            out = out.replace(form.encode(), b"[REDACTED]")
+        self._stream.write(out)
+        return len(data)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -70,7 +70,8 @@ def _member_line(member: Member, form: str) -> tuple[tuple[int, str], str]:
     customer the look-up did not find (read_export drops its id) to the UUID, so that the
     exported file always reads back as the same members."""
     cid, email = member.customer_id, member.email
-    if form == "email" and email and is_email(email):
+    # Exactly as the store has it: the plan finds it by `email:in`, spaces and all.
+    if form == "email" and email and email == email.strip() and is_email(email):
         note = f"  # customer {cid}" if cid is not None else ""
         return (0, email.lower()), f"- email: {scalar(email)}{note}"
     if form in ("email", "customer_id") and cid is not None:

@@ -144,8 +144,17 @@ def _contradiction(plan: Plan, doc: dict[str, Any]) -> str | None:
     Apply takes a saved plan's live counts, policies and guard as they are, so each must
     follow from the file's own members: else an edited count could slip past the guard."""
     new_profiles = {p.customer_id for p in plan.create_profiles}
+    used = {cid for s in plan.segments for cid in s.add_customers}
+    if new_profiles - used:
+        return f"it creates a shopper profile for customer {min(new_profiles - used)}, unused"
+    created = [s.name for s in plan.segments if s.create]
+    if len(set(created)) != len(created):
+        return "it creates two segments of one name"
     for s in plan.segments:
         where = f'segment "{s.name}"'
+        fields = [c.field for c in s.changes]
+        if len(set(fields)) != len(fields):
+            return f"{where} changes one attribute twice"
         limit = s.policy.max_removal_percent
         if not (math.isfinite(limit) and 0 <= limit <= 100) or s.policy.min_members_for_guard < 0:
             return f"{where} has a removal policy out of range"

@@ -15,7 +15,7 @@ LOG_INTERVAL_S = 5.0
 
 class ProgressReporter:
     def __init__(self, stream: TextIO | None = None, interval: float = LOG_INTERVAL_S) -> None:
-        self.stream = stream or sys.stderr
+        self.stream: TextIO | None = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.interval = interval
         self.started = time.monotonic()
@@ -24,6 +24,16 @@ class ProgressReporter:
         self._shown = 0
 
     def __call__(self, p: Progress) -> None:
+        if self.stream is None:
+            return
+        try:
+            self._show(p)
+        except OSError:
+            # Progress is a courtesy: stderr gone (a closed pipe) must not stop the apply.
+            self.stream = None
+
+    def _show(self, p: Progress) -> None:
+        assert self.stream is not None
         if self.tty:
             self._draw_bar(p)
             return
@@ -61,5 +71,8 @@ class ProgressReporter:
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
-            self._bar = None
+            bar, self._bar = self._bar, None
+            try:
+                bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            except OSError:
+                self.stream = None

@@ -102,14 +102,15 @@ def _segment_block(seg: SegmentPlan, plan: Plan, color: bool, max_lines: int) ->
     )
     ident = "new" if seg.create else visible(str(seg.segment_id))
     sign = _paint("+", GREEN, color) if seg.create else _paint("~", YELLOW, color)
-    name = visible(seg.name)
-    heading = f'  # segment "{name}" ({ident}): '
+    # Quoted as JSON: a backslash in a name cannot pass for an escaped line break.
+    name = _quote(seg.name)
+    heading = f"  # segment {name} ({ident}): "
     if seg.create:
         heading += "to create, "
     heading += f"{seg.live_count} -> {after} members"
     lines = [
         heading + (f", {counts}" if counts else ""),
-        f'  {sign} segment "{name}" {{',
+        f"  {sign} segment {name} {{",
     ]
     lines += _attribute_lines(seg, color)
     lines += _member_lines("+", seg.add, plan, color, max_lines, "add", seg.add_customers)

@@ -13,7 +13,9 @@ _INVISIBLE = (
     0x7F,  # DEL
     *range(0x80, 0xA0),  # C1 controls
     *(0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)),  # bidi
-    *(0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF),  # zero-width
+    # Zero-width space, word joiner, BOM; not ZWNJ and ZWJ (U+200C, U+200D): Persian,
+    # Indic scripts and emoji need them (a plan names each segment by its id as well).
+    *(0x200B, 0x2060, 0xFEFF),
     *(0x2028, 0x2029),  # line and paragraph separators
 )
 

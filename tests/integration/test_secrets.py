@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from reconciler.render.markdown import escape_inline
 from reconciler.sandbox.app import SandboxConfig
 from reconciler.sandbox.faults import FaultConfig, api_rule_violations
 from reconciler.sandbox.server import SandboxServer
@@ -157,9 +158,14 @@ def test_a_token_in_the_stores_data_is_redacted_from_everything_written(
     sid = sb.segment("VIP", members[:1])
     sb.store.update_segment(sid, description=f"api key {SECRET}")
     sb.config({"VIP": members}, VIP="description: clean")
-    env = sb.env(BIGCOMMERCE_ACCESS_TOKEN=SECRET)
+    summary = tmp_path / "work" / "summary.md"
+    env = sb.env(
+        BIGCOMMERCE_ACCESS_TOKEN=SECRET, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary)
+    )
+    ascii_out = {**env, "PYTHONIOENCODING": "ascii"}  # click then writes bytes to the buffer
     runs = [
         sb.run("plan", env=env),
+        sb.run("plan", env=ascii_out),
         sb.run("plan", "--format", "json", env=env),
         sb.run("plan", "--format", "markdown", env=env),
         sb.run("plan", "--out", "plan.json", env=env),
@@ -168,10 +174,13 @@ def test_a_token_in_the_stores_data_is_redacted_from_everything_written(
     ]
     assert all(r.code == 0 for r in runs), [r.err for r in runs]
     assert '~ description: "api key [REDACTED]" -> "clean"' in runs[0].out
-    written = [(tmp_path / "work" / name).read_text() for name in ("plan.json", "exported.yaml")]
-    assert "[REDACTED]" in written[0] and "[REDACTED]" in written[1]
+    assert '~ description: "api key [REDACTED]" -> "clean"' in runs[1].out
+    written = [
+        (tmp_path / "work" / name).read_text() for name in ("plan.json", "exported.yaml")
+    ] + [summary.read_text()]
+    assert all("[REDACTED]" in text for text in written)
     texts = [r.out + r.err for r in runs] + written
-    for needle in needles(SECRET):
+    for needle in {*needles(SECRET), escape_inline(SECRET)}:
         assert not [t for t in texts if needle in t], needle
 
 

@@ -70,8 +70,13 @@ def test_customers_fall_back_to_what_is_known(tmp_path: Path, form: str) -> None
     assert beta.profiles == {P[5]} and beta.customers == ()
 
 
-def test_an_email_the_config_would_refuse_falls_back_to_the_customer_id(tmp_path: Path) -> None:
-    odd = [ExportedSegment(LiveSegment(SEG_A, "VIP"), (Member(P[0], 7, "sp ace@example.com"),))]
+@pytest.mark.parametrize("email", ["sp ace@example.com", "trailing@example.com "])
+def test_an_email_the_plan_could_not_find_falls_back_to_the_customer_id(
+    tmp_path: Path, email: str
+) -> None:
+    """Refused by the config (a space inside), or not the store's email once the config
+    strips it (a space around): written by customer id."""
+    odd = [ExportedSegment(LiveSegment(SEG_A, "VIP"), (Member(P[0], 7, email),))]
     text = render_export(odd, store_hash="abc123", form="email")
     assert "      - customer_id: 7  # no email known\n" in text
     assert load(tmp_path, text).segments[0].customers[0].customer_id == 7

@@ -203,6 +203,51 @@ def test_a_plan_whose_parts_contradict_each_other_is_corrupt(
     assert fragment in err.value.message
 
 
+def customers_document() -> dict[str, Any]:
+    from tests.unit.test_render_text import customers_plan
+
+    return to_document(customers_plan())
+
+
+def create_twice(doc: dict[str, Any]) -> None:
+    beta = next(s for s in doc["segments"] if s["create"])
+    doc["segments"].append(dict(beta, add=[], add_customers=[], description=""))
+    doc["summary"]["create_segments"] += 1
+
+
+def rename_twice(doc: dict[str, Any]) -> None:
+    renamed = next(s for s in doc["segments"] if s["changes"])
+    renamed["changes"] = renamed["changes"] + renamed["changes"]
+
+
+def create_an_unused_profile(doc: dict[str, Any]) -> None:
+    doc["create_profiles"].append({"customer_id": 999, "email": "x@example.com"})
+    doc["summary"]["create_profiles"] += 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (create_twice, "creates two segments of one name"),
+        (rename_twice, "changes one attribute twice"),
+        (create_an_unused_profile, "customer 999, unused"),
+    ],
+)
+def test_a_plan_that_would_half_apply_is_corrupt(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], fragment: str
+) -> None:
+    """Edits the apply would only trip on half-way (a 409 after other writes)."""
+    doc = customers_document()
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    load(path)  # the plan as written loads
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match="is corrupt") as err:
+        load(path)
+    assert fragment in err.value.message
+
+
 def test_a_consistent_edit_of_the_policy_is_not_detectable(tmp_path: Path) -> None:
     """What the checks cannot catch: a policy and verdict edited together agree with each
     other. A saved plan is as trustworthy as where it is kept (see README)."""

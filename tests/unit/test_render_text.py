@@ -126,5 +126,5 @@ def test_store_data_cannot_add_lines_or_escape_codes_to_the_plan() -> None:
     text = render_text(plan)
     assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
     assert not [ln for ln in text.splitlines() if ln.startswith("::")]
-    assert '# segment "Wholesale\\n::error file=segments.yaml,line=1::Spoofed\\x1b[8m"' in text
+    assert '# segment "Wholesale\\n::error file=segments.yaml,line=1::Spoofed\\u001b[8m"' in text
     assert "(customer 7, x@example.com\\x1b[2K\\r)" in text

@@ -26,5 +26,5 @@ def test_characters_that_could_spoof_a_line_are_escaped(text: str, shown: str) -
 
 
 def test_printable_text_in_any_script_is_left_alone() -> None:
-    text = 'Großkunden "VIP" — 日本 ✓ émoji 🎉 c1@example.com'
+    text = 'Großkunden "VIP" — 日本 ✓ émoji 🎉 👩\u200d💻 می\u200cخواهم c1@example.com'
     assert visible(text) == text
