@@ -196,6 +196,8 @@ class RequestStats:
 
 
 _PARSED = "reconciler.json"  # where a response's parsed body is kept
+_SENDING = "reconciler.sending"  # true while an attempt of the request is on its way
+_DROPPED = "reconciler.dropped"  # its answer is not needed: no retry
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -524,11 +526,13 @@ class BigCommerceClient:
         2 to 1 + `ahead` are requested alongside page 1 (see each_segment_member_page)."""
         size = self._page_size
         # Tasks run only once this one waits: page 1 is ahead of them in the queue for a slot.
+        built: dict[int, list[httpx.Request]] = {p: [] for p in range(2, 2 + max(0, ahead))}
         early = {
-            page: asyncio.ensure_future(self._get_page(path, params, page, size, call))
-            for page in range(2, 2 + max(0, ahead))
+            page: asyncio.ensure_future(self._get_page(path, params, page, size, call, built[page]))
+            for page in built
         }
         started = list(early.values())
+        draining: list[asyncio.Future[_Page]] = []
         try:
             try:
                 first, reported = await self._get_page(path, params, 1, size, call)
@@ -550,7 +554,17 @@ class BigCommerceClient:
             take(1, first)
             last = max(reported or 1, 1)  # 0 pages: an empty collection is still page 1
             for page in [p for p in early if p > last]:
-                early.pop(page).cancel()  # past the end: not needed (if not sent yet, never)
+                # Past the end: not needed. Not on its way (not sent yet, or waiting to be
+                # retried), it is cancelled; on its way, it runs to its answer, so its slot
+                # is not taken while the store may still count it in flight (11 at once
+                # could draw a 429).
+                task = early.pop(page)
+                if any(r.extensions.get(_SENDING) for r in built[page]):
+                    for request in built[page]:
+                        request.extensions[_DROPPED] = True  # one attempt, no retry
+                    draining.append(task)
+                else:
+                    task.cancel()
 
             async def collect(page: int, answer: asyncio.Future[_Page]) -> None:
                 try:
@@ -580,19 +594,29 @@ class BigCommerceClient:
                 [*(collect(page, answer) for page, answer in early.items())]
                 + [worker() for _ in range(max(0, workers))]
             )
+            # Answered with page 1 or soon after; their pages are dropped whatever they say.
+            await asyncio.gather(*draining, return_exceptions=True)
         finally:
             # Whatever ended the read (a failed page, a `take` that raised, a cancel), no
             # page read ahead is left running or its failure unretrieved.
             await cancel_and_wait(started)
 
     async def _get_page(
-        self, path: str, params: Mapping[str, str], page: int, size: int, call: _Call
+        self,
+        path: str,
+        params: Mapping[str, str],
+        page: int,
+        size: int,
+        call: _Call,
+        built: list[httpx.Request] | None = None,
     ) -> _Page:
         """One page's items and the page count it reports (None: it reports none, so it
-        is the only page)."""
+        is the only page). `built` gets the request, to tell later whether it went out."""
         request = self._http.build_request(
             "GET", path, params={**params, "page": str(page), "limit": str(size)}
         )
+        if built is not None:
+            built.append(request)
         response = await self._send(request, call)
         items = _data_list(self._what(request), response, required=True)
         body = _json_or_none(response)
@@ -653,6 +677,7 @@ class BigCommerceClient:
             headers: httpx.Headers | None = None
             throttled = False
             written = self._report_written(request)
+            request.extensions[_SENDING] = True
             try:
                 response = await self._http.send(request)
                 headers = response.headers
@@ -668,6 +693,7 @@ class BigCommerceClient:
                 )
                 raise
             finally:
+                request.extensions[_SENDING] = False
                 written()
                 self.stats.in_flight -= 1
                 self._limiter.release(headers, throttled=throttled)
@@ -717,8 +743,10 @@ class BigCommerceClient:
         return max(backoff, _seconds(response.headers.get(HEADER_RETRY_AFTER)) or 0.0)
 
     def _retry_stop(self, state: RetryCallState) -> bool:
+        request = state.args[0] if state.args else None
         return (
             self._stopping
+            or (isinstance(request, httpx.Request) and bool(request.extensions.get(_DROPPED)))
             or state.attempt_number > self.settings.max_retries
             or state.idle_for + state.upcoming_sleep > self.settings.max_retry_wait
         )

@@ -249,6 +249,37 @@ def test_a_page_past_the_end_that_fails_is_dropped_not_retried() -> None:
     assert sorted(asked) == [1, 2, 3]  # page 3 once: its retry was cancelled
 
 
+def test_pages_past_the_end_already_sent_keep_their_slots_until_answered() -> None:
+    """The store serves a request it received whatever the client does next: pages read
+    ahead and on their way when page 1 says there is only one page are let finish, so the
+    next requests never make 11 at once at the store (the 10-concurrent limit's 429)."""
+    at_store = peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        async def serve() -> httpx.Response:
+            nonlocal at_store, peak
+            at_store += 1
+            peak = max(peak, at_store)
+            try:
+                first = request.url.params.get("page") == "1"
+                await asyncio.sleep(0.001 if first else 0.05)
+                return page_of(request, 1)
+            finally:
+                at_store -= 1
+
+        # Served in a task of its own: a client that hangs up does not stop the store.
+        return await asyncio.shield(asyncio.ensure_future(serve()))
+
+    async def scenario() -> dict[int, list[str]]:
+        client = client_for(handler)
+        taken = await read(client, ahead=9)
+        await asyncio.gather(*(client.count_segment_members(SEG) for _ in range(10)))
+        return taken
+
+    assert sorted(run(scenario())) == [1]
+    assert peak == 10
+
+
 @pytest.mark.parametrize("answer", ["empty", "refused"])
 def test_a_page_answered_before_the_segment_grew_is_asked_for_again(answer: str) -> None:
     """Page 3, read ahead, is answered while the segment has 2 pages (empty, or refused as
