@@ -20,7 +20,12 @@ from reconciler.customers import (
     likely_described,
     lookup_customers,
 )
-from reconciler.errors import ApplyInterruptedError, PlanFileError, StalePlanError
+from reconciler.errors import (
+    ApplyInterruptedError,
+    NotFoundError,
+    PlanFileError,
+    StalePlanError,
+)
 from reconciler.live import read_live, read_members, read_segments
 from reconciler.model import DesiredSegment, DesiredState
 from reconciler.outcome import ApplyResult, Progress
@@ -83,6 +88,7 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
     changed = plan.changed
     reread = [s for s in changed if s.has_member_changes and s.segment_id is not None]
     stale = []
+    gone: set[str] = set()
     if any(s.create or s.changes for s in changed):
         live = {s.id: s for s in await read_segments(client)}
         names = {s.name: s.id for s in live.values()}
@@ -94,6 +100,7 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
             current = live.get(seg.segment_id or "")
             if seg.segment_id is not None and current is None:
                 stale.append(f'segment "{seg.name}" no longer exists')
+                gone.add(seg.segment_id)
                 continue
             for change in seg.changes:
                 if getattr(current, change.field, None) != change.old:
@@ -105,7 +112,17 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
             ):
                 # The store would refuse the rename half-way through the apply.
                 stale.append(f'segment "{seg.name}": another segment is named "{renamed.new}" now')
-    read = await read_members(client, (s.segment_id for s in reread if s.segment_id))
+    reread = [s for s in reread if s.segment_id not in gone]
+    try:
+        read = await read_members(client, (s.segment_id for s in reread if s.segment_id))
+    except NotFoundError:
+        # A segment deleted since: say which, with the rest, rather than the 404 alone.
+        present = {s.id for s in await read_segments(client)}
+        missing = [s for s in reread if s.segment_id not in present]
+        if not missing:
+            raise
+        stale += [f'segment "{s.name}" no longer exists' for s in missing]
+        raise _stale(stale) from None
     for seg in reread:
         assert seg.segment_id is not None
         now = read.members[seg.segment_id]
@@ -118,11 +135,15 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
             f"{removed} removed since the plan was made"
         )
     if stale:
-        raise StalePlanError(
-            "the store changed since the plan was made, nothing was applied; "
-            + "; ".join(stale)
-            + ". Make a new plan"
-        )
+        raise _stale(stale)
+
+
+def _stale(reasons: list[str]) -> StalePlanError:
+    return StalePlanError(
+        "the store changed since the plan was made, nothing was applied; "
+        + "; ".join(reasons)
+        + ". Make a new plan"
+    )
 
 
 async def execute(

@@ -147,6 +147,19 @@ def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> Non
     assert "description changed" not in result.err
 
 
+def test_a_saved_plan_changing_members_of_a_segment_deleted_since_says_so(
+    sandbox: Store,
+) -> None:
+    sid, _, _ = vip(sandbox, live=5, keep=3, new=2)
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    sandbox.store.delete_segments([sid])
+    sandbox.server.reset_log()
+    result = sandbox.run("apply", "plan.json")
+    assert result.code == 1
+    assert 'segment "VIP" no longer exists' in result.err
+    assert writes(sandbox) == []
+
+
 def test_a_saved_plan_refuses_a_config_file_and_says_when_it_holds_nothing(
     sandbox: Store,
 ) -> None:
