@@ -6,7 +6,6 @@ when there are changes; 130 interrupted."""
 
 from __future__ import annotations
 
-import functools
 import gc
 import json
 import logging
@@ -14,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, NoReturn, TextIO, cast
+from typing import Any, NoReturn
 
 import click
 
@@ -22,7 +21,8 @@ from reconciler import __version__
 from reconciler.client import ClientSettings
 from reconciler.config import LoadResult
 from reconciler.errors import ApplyInterruptedError, ConfigError, GuardError, ReconcilerError
-from reconciler.model import MIN_SECRET_LENGTH, DesiredState, Problem
+from reconciler.model import DesiredState, Problem
+from reconciler.output import redact, redacted_output, writable, write_atomic
 from reconciler.plan import Plan
 from reconciler.render.apply_report import apply_report_document, render_apply_summary
 from reconciler.render.json import render_json
@@ -209,7 +209,7 @@ def _step_summary(plan: Plan, show_emails: bool) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if _in_github_actions() and target:
         with open(target, "a", encoding="utf-8") as fh:
-            fh.write(_redact(_markdown(plan, show_emails) + "\n"))
+            fh.write(redact(_markdown(plan, show_emails) + "\n"))
 
 
 format_option = click.option(
@@ -287,13 +287,13 @@ def plan(
     """Show what apply would change. Never writes to the store."""
     from reconciler.runner import make_plan, run_with_client
 
-    _writable(out_file)
+    writable(out_file)
     desired = _load(config_file).state
     assert desired is not None
     settings = _settings(store_hash, desired.store_hash, rate_reserve)
     result = run_with_client(settings, lambda client: make_plan(client, desired))
     if out_file:
-        _write_atomic(Path(out_file), render_json(result))
+        write_atomic(Path(out_file), render_json(result))
     _emit_plan(result, fmt, no_color, show_emails)
     _step_summary(result, show_emails)
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else EXIT_OK
@@ -310,85 +310,6 @@ def show(plan_file: str, fmt: str, no_color: bool, show_emails: bool) -> int:
 
     _emit_plan(load(plan_file), fmt, no_color, show_emails)
     return EXIT_OK
-
-
-def _writable(path: str | None) -> None:
-    """Refuse, before any request, a file to write (a saved plan, a report, an export) that
-    could not be written: finding out after an apply's writes would lose its record."""
-    if path is None:
-        return
-    target = Path(path)
-    folder = target.parent
-    if target.is_dir():
-        raise ReconcilerError(f"cannot write {path}: it is a directory")
-    if not folder.is_dir():
-        raise ReconcilerError(f"cannot write {path}: there is no directory {folder}")
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise ReconcilerError(f"cannot write {path}: permission denied")
-
-
-def _redact(text: str) -> str:
-    """The token out of what the CLI writes, wherever it came from: store data (a
-    description someone pasted it into) or an API's error echoing the request's headers.
-    A token shorter than MIN_SECRET_LENGTH is a stand-in, too common a string to replace."""
-    for form in _secret_forms(access_token()):
-        text = text.replace(form, "[REDACTED]")
-    return text
-
-
-@functools.cache
-def _secret_forms(secret: str) -> tuple[str, ...]:
-    """The token as it may be written: as is, as JSON escapes it, as markdown does."""
-    if len(secret) < MIN_SECRET_LENGTH:
-        return ()
-    from reconciler.render.markdown import escape_inline
-
-    return tuple(dict.fromkeys((secret, json.dumps(secret)[1:-1], escape_inline(secret))))
-
-
-class _RedactedStream:
-    """A text stream whose writes pass through _redact (see run). Its `buffer` redacts
-    too: click writes bytes to it when the stream's encoding is ASCII."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        self._stream.write(_redact(text))
-        return len(text)
-
-    @property
-    def buffer(self) -> _RedactedBytes:
-        return _RedactedBytes(self._stream.buffer)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-class _RedactedBytes:
-    """The binary side of _RedactedStream (UTF-8: what click writes there)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def write(self, data: bytes) -> int:
-        out = data
-        for form in _secret_forms(access_token()):
-            out = out.replace(form.encode(), b"[REDACTED]")
-        self._stream.write(out)
-        return len(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(_redact(text), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ReconcilerError(f"could not write {path}: {exc.strerror or exc}") from None
 
 
 def _confirm(store: str) -> bool:
@@ -447,7 +368,7 @@ def apply(
         run_interruptible,
     )
 
-    _writable(report_file)
+    writable(report_file)
     saved: Plan | None = None
     desired: DesiredState | None = None
     if plan_file:
@@ -510,7 +431,7 @@ def apply(
         if report_file and "result" in outcome:
             doc = apply_report_document(outcome["plan"], outcome["result"])
             try:
-                _write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
+                write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
             except ReconcilerError as exc:  # the summary below still says what was done
                 unwritten = exc.message
     if "result" not in outcome:
@@ -718,13 +639,13 @@ def export(
     from reconciler.export import export_config
     from reconciler.runner import run_with_client
 
-    _writable(out_file)
+    writable(out_file)
     settings = _settings(store_hash, None, rate_reserve, reads_config=False)
     text, summary = run_with_client(
         settings, lambda client: export_config(client, segment_names, member_form)
     )
     if out_file:
-        _write_atomic(Path(out_file), text)
+        write_atomic(Path(out_file), text)
         click.echo(f"{summary[:-1]} to {out_file}.", err=True)
     else:
         click.echo(text, nl=False)
@@ -764,16 +685,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code; never lets a traceback out.
-    Whatever it prints passes _redact on the way out."""
-    streams = sys.stdout, sys.stderr
-    if sys.stdout is not None:  # None when started with the descriptor closed
-        sys.stdout = cast(TextIO, _RedactedStream(sys.stdout))
-    if sys.stderr is not None:
-        sys.stderr = cast(TextIO, _RedactedStream(sys.stderr))
-    try:
+    Whatever it prints passes output.redact on the way out."""
+    with redacted_output():
         return _run(argv)
-    finally:
-        sys.stdout, sys.stderr = streams
 
 
 def _run(argv: list[str] | None) -> int:
