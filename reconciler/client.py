@@ -498,7 +498,7 @@ class BigCommerceClient:
             values = [str(int(i)) for i in ids]
         else:
             key = "email:in"
-            values = [e.strip().lower() for e in emails or ()]
+            values = [e.strip() for e in emails or ()]  # as spelled: see CustomerRef
             if any("," in e or not e for e in values):
                 raise ValueError("an email in the filter is empty or contains a comma")
         if not values:

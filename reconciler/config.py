@@ -645,7 +645,7 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
         shown = _short(value) if isinstance(value, str) else _kind(value)
         src.error(f"{shown} is not a valid email address", pos)
         return None
-    return CustomerRef(email=normalize_email(value), location=src.at(pos))
+    return CustomerRef(email=normalize_email(value), location=src.at(pos), spelled=value.strip())
 
 
 def _check_profiles_slowly(items: YList, label: str, src: Source) -> Members | None:

@@ -65,7 +65,9 @@ async def lookup_customers(
     """The customers with these ids or emails that exist, by customer id. A value the
     store does not know is simply absent from the result."""
     id_values = sorted({int(i) for i in ids})
-    email_values = sorted({normalize_email(e) for e in emails})
+    # Sent as spelled (see CustomerRef.spelled), once per address whatever its case.
+    spellings = {normalize_email(e): e.strip() for e in sorted(emails, reverse=True)}
+    email_values = sorted(spellings.values())
     size = client.page_size
     calls = [
         client.list_customers(ids=[int(v) for v in chunk], include=INCLUDE)
@@ -91,7 +93,7 @@ async def resolve_customers(
     """The customers the config names by id or email (unknown ones are absent)."""
     refs = [r for seg in desired.segments for r in seg.customers]
     ids = {r.customer_id for r in refs if r.customer_id is not None}
-    emails = {r.email for r in refs if r.email is not None}
+    emails = {r.spelled or r.email for r in refs if r.email is not None}
     if not ids and not emails:
         return {}
     return await lookup_customers(client, ids=ids, emails=emails)

@@ -112,11 +112,14 @@ def normalize_email(value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class CustomerRef:
     """A member named by its customer rather than its shopper profile: exactly one of
-    `customer_id` and `email` (normalised, lower-case) is set."""
+    `customer_id` and `email` (normalised, lower-case) is set. `spelled` is the email as
+    the file writes it: what the look-up sends, since the API does not say its filter
+    ignores case (matching is done here, case-insensitively)."""
 
     customer_id: int | None = None
     email: str | None = None
     location: Location | None = None
+    spelled: str | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:

@@ -9,6 +9,7 @@ import logging
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -1139,7 +1140,37 @@ def test_list_customers_filters_by_ids_or_emails_in_short_queries() -> None:
     assert len(id_requests) > 1
     assert all(len(r.url.query) <= 4_000 for r in id_requests)
     assert all(r.url.params["include"] == "shopper_profile_id,segment_ids" for r in seen)
-    assert seen[-1].url.params["email:in"] == "a@example.com"
+    # As spelled: the API does not say its filter ignores case.
+    assert seen[-1].url.params["email:in"] == "A@Example.com"
+
+
+def test_emails_are_looked_up_as_the_config_spells_them_once_per_address(
+    tmp_path: Path,
+) -> None:
+    from reconciler.config import load_config
+    from reconciler.customers import resolve_customers
+
+    config = tmp_path / "segments.yaml"
+    config.write_text(
+        "version: 1\nsegments:\n  - name: VIP\n    shopper_profiles:\n"
+        "      - email: User14@Example.com\n      - email: other@example.com\n"
+        "  - name: B\n    shopper_profiles:\n      - email: USER14@example.COM\n"
+    )
+    desired = load_config(config).state
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        rows = [{"id": 14, "email": "User14@Example.com", "shopper_profile_id": None}]
+        return page(rows)
+
+    async def scenario() -> dict[int, Any]:
+        client, _ = make_client(handler)
+        return await resolve_customers(client, desired)
+
+    assert set(run(scenario())) == {14}
+    sent = sorted(r.url.params["email:in"] for r in seen)
+    assert sent == ["USER14@example.COM,other@example.com"]
 
 
 # ---- logging and token hygiene -----------------------------------------------------------
