@@ -148,10 +148,7 @@ class Applier:
         except Exception as exc:
             # A defect, perhaps after some writes: say what was done rather than nothing.
             log.debug("internal error during apply", exc_info=True)
-            self.result.fatal = ReconcilerError(
-                f"internal error ({type(exc).__name__}); please report it. "
-                "Run with -vv for details; run plan to see where the store stands"
-            )
+            self.result.fatal = _internal_error(exc)
         if self.stop.is_set():
             self.result.interrupted = True
         self._settle(self._changed)
@@ -177,8 +174,10 @@ class Applier:
         except Exception as exc:
             # One segment failing must not leave the others writing unseen: they stop
             # dispatching (fatal halts them) and finish what is in flight.
-            if self.result.fatal is None:
-                self.result.fatal = exc if isinstance(exc, ReconcilerError) else ReconcilerError("")
+            if not isinstance(exc, ReconcilerError):
+                self.result.fatal = _internal_error(exc)
+            elif self.result.fatal is None:
+                self.result.fatal = exc
             await asyncio.gather(*segments, return_exceptions=True)
             raise
 
@@ -505,3 +504,10 @@ class Applier:
                 return
 
         await asyncio.gather(*(one(b) for b in _chunks(customers)))
+
+
+def _internal_error(exc: Exception) -> ReconcilerError:
+    return ReconcilerError(
+        f"internal error ({type(exc).__name__}); please report it. "
+        "Run with -vv for details; run plan to see where the store stands"
+    )

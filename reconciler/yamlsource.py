@@ -165,10 +165,7 @@ def read_yaml(
         return src
     at = text.find(secret) if secret and len(secret) >= MIN_SECRET_LENGTH else -1
     if at >= 0:
-        before = text[:at]
-        line = before.count("\n") + 1
-        column = len(before) - (before.rfind("\n") + 1) + 1
-        src.problems.append(Problem(SECRET_IN_FILE, Location(file, line, column)))
+        src.problems.append(Problem(SECRET_IN_FILE, Location(file, *_position(text, at))))
         src.complete = False
         return src
     if _refuse_other_breaks(text, src):
@@ -186,6 +183,12 @@ def read_yaml(
             return trial
     _build(text, src)
     return src
+
+
+def _position(text: str, index: int) -> Pos:
+    """1-based line and column of text[index], counting lines by "\n" only, as git does."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def _refuse_other_breaks(text: str, src: Source) -> bool:
@@ -211,13 +214,10 @@ def _refuse_other_breaks(text: str, src: Source) -> bool:
         found += 1
         if found > MAX_BREAK_PROBLEMS:
             continue
-        index = match.start()
-        line = text.count("\n", 0, index) + 1
-        column = index - (text.rfind("\n", 0, index) + 1) + 1
         src.error(
             f"{_BREAK_NAMES[brk]} is not allowed: YAML reads it as a line break, "
             "git and GitHub do not",
-            (line, column),
+            _position(text, match.start()),
         )
     if found > MAX_BREAK_PROBLEMS:
         hidden = found - MAX_BREAK_PROBLEMS
@@ -508,11 +508,8 @@ def _reader_problem(exc: yaml.YAMLError, text: str, src: Source) -> None:
     if found is None:
         src.error(f"the file cannot be read as YAML ({type(exc).__name__})", (1, 1))
         return
-    index = found.start()
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
     src.error(
         f"the file contains the control character U+{ord(found.group()):04X}, "
         "which YAML does not allow",
-        (line, column),
+        _position(text, found.start()),
     )
