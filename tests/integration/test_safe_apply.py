@@ -107,17 +107,28 @@ def test_saved_plan_applies_exactly_and_show_renders_it_identically(
     sandbox.assert_api_rules()
 
 
+def refused_after(sb: Store, change: Callable[[], object]) -> str:
+    """Save a plan, change the store with `change`, apply the plan: refused (exit 1)
+    before any write. Its stderr."""
+    assert sb.run("plan", "--out", "plan.json").code == 0
+    change()
+    sb.server.reset_log()
+    result = sb.run("apply", "plan.json")
+    assert result.code == 1
+    assert writes(sb) == []
+    return result.err
+
+
 def test_stale_plan_is_refused_without_any_write(sandbox: Store) -> None:
     sid, members, _ = vip(sandbox, live=20, keep=18, new=5)
-    assert sandbox.run("plan", "--out", "plan.json").code == 0
     newcomers = sandbox.profiles(3)
-    sandbox.store.add_members(sid, newcomers)
-    sandbox.store.memberships[sid].pop(members[0])
-    sandbox.server.reset_log()
-    result = sandbox.run("apply", "plan.json")
-    assert result.code == 1
-    assert 'segment "VIP": 3 members added, 1 removed since the plan was made' in result.err
-    assert writes(sandbox) == []
+
+    def members_move() -> None:
+        sandbox.store.add_members(sid, newcomers)
+        sandbox.store.memberships[sid].pop(members[0])
+
+    err = refused_after(sandbox, members_move)
+    assert 'segment "VIP": 3 members added, 1 removed since the plan was made' in err
 
 
 def test_a_saved_plan_whose_new_name_was_taken_since_is_stale_before_any_write(
@@ -126,38 +137,26 @@ def test_a_saved_plan_whose_new_name_was_taken_since_is_stale_before_any_write(
     members = sandbox.profiles(3)
     sid = sandbox.segment("Wholesale", members)
     sandbox.config({"Gold": members[:2]}, Gold=f"id: {sid}")  # rename, and remove one
-    assert sandbox.run("plan", "--out", "plan.json").code == 0
-    sandbox.segment("Gold")  # someone takes the name after the review
-    sandbox.server.reset_log()
-    result = sandbox.run("apply", "plan.json")
-    assert result.code == 1
-    assert 'segment "Wholesale": another segment is named "Gold" now' in result.err
-    assert writes(sandbox) == []
+    # Someone takes the name after the review.
+    err = refused_after(sandbox, lambda: sandbox.segment("Gold"))
+    assert 'segment "Wholesale": another segment is named "Gold" now' in err
     assert sandbox.members(sid) == set(members)
 
 
 def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> None:
     sid = sandbox.segment("Wholesale")
     sandbox.config({"Wholesale": []}, Wholesale="description: Trade accounts")
-    assert sandbox.run("plan", "--out", "plan.json").code == 0
-    sandbox.store.delete_segments([sid])
-    result = sandbox.run("apply", "plan.json")
-    assert result.code == 1
-    assert 'segment "Wholesale" no longer exists' in result.err
-    assert "description changed" not in result.err
+    err = refused_after(sandbox, lambda: sandbox.store.delete_segments([sid]))
+    assert 'segment "Wholesale" no longer exists' in err
+    assert "description changed" not in err
 
 
 def test_a_saved_plan_changing_members_of_a_segment_deleted_since_says_so(
     sandbox: Store,
 ) -> None:
     sid, _, _ = vip(sandbox, live=5, keep=3, new=2)
-    assert sandbox.run("plan", "--out", "plan.json").code == 0
-    sandbox.store.delete_segments([sid])
-    sandbox.server.reset_log()
-    result = sandbox.run("apply", "plan.json")
-    assert result.code == 1
-    assert 'segment "VIP" no longer exists' in result.err
-    assert writes(sandbox) == []
+    err = refused_after(sandbox, lambda: sandbox.store.delete_segments([sid]))
+    assert 'segment "VIP" no longer exists' in err
 
 
 def test_a_saved_plan_refuses_a_config_file_and_says_when_it_holds_nothing(

@@ -4,7 +4,6 @@ messages (F9), one message per mistake for `version` (F10)."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from reconciler.config import LoadResult, _validator, validate_config
 from reconciler.model import Location, is_uuid
 from reconciler.sources import validate_sources
+from tests.unit.test_config import write
 
 P1 = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
 SEG_ID = "5bb733a9-8c4e-4d2a-b1f6-3e9a7c0d5f28"
@@ -21,12 +21,6 @@ BREAKS = {
     "\x85": "U+0085 NEXT LINE",
     "\r": "U+000D CARRIAGE RETURN",
 }
-
-
-def write(tmp_path: Path, text: str, name: str = "segments.yaml") -> Path:
-    path = tmp_path / name
-    path.write_bytes(textwrap.dedent(text).lstrip("\n").encode("utf-8"))
-    return path
 
 
 def errors_of(result: LoadResult) -> list[str]:
