@@ -515,6 +515,13 @@ def apply(
     help="How the --fail-nth requests fail.",
 )
 @click.option("--fault-seed", type=int, default=None, help="Seed for repeatable faults.")
+@click.option(
+    "--unknown-segment-status",
+    type=click.Choice(["404", "422"]),
+    default="404",
+    show_default=True,
+    help="How an unknown segment is answered (the API may use either).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -538,6 +545,7 @@ def sandbox(
     fail_nth: str,
     nth_fault: str,
     fault_seed: int | None,
+    unknown_segment_status: str,
 ) -> int:
     """Run the local emulator of the BigCommerce segmentation API."""
     from reconciler.demo import seed_from_config
@@ -578,6 +586,7 @@ def sandbox(
         log_file=Path(log_file) if log_file else None,
         seed=seed,
         faults=faults,
+        unknown_segment_status=int(unknown_segment_status),
         announce=click.echo,  # flushes, so a supervising process sees the URL at once
     )
     return EXIT_OK

@@ -541,7 +541,15 @@ class BigCommerceClient:
                     raise
                 await cancel_and_wait(started)  # refused at this size too
                 early = {}
-                # Where the maximum isn't documented, 250 may be refused: use 50 from now on.
+                # Where the maximum isn't documented, 250 may be refused: use 50 from now
+                # on, once 50 is taken. A 422 that is not about the limit (an unknown
+                # segment may answer 422) is the error, and the page size stays.
+                try:
+                    first, reported = await self._get_page(
+                        path, params, 1, FALLBACK_PAGE_SIZE, call
+                    )
+                except UnprocessableError:
+                    raise exc from None
                 logger.info(
                     "the API refused limit=%d on GET %s (%d); using limit=%d from now on",
                     size,
@@ -550,7 +558,6 @@ class BigCommerceClient:
                     FALLBACK_PAGE_SIZE,
                 )
                 self._page_size = size = FALLBACK_PAGE_SIZE
-                first, reported = await self._get_page(path, params, 1, size, call)
             take(1, first)
             last = max(reported or 1, 1)  # 0 pages: an empty collection is still page 1
             for page in [p for p in early if p > last]:

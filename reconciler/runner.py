@@ -25,6 +25,7 @@ from reconciler.errors import (
     NotFoundError,
     PlanFileError,
     StalePlanError,
+    UnprocessableError,
 )
 from reconciler.live import read_live, read_members, read_segments
 from reconciler.model import DesiredSegment, DesiredState
@@ -115,8 +116,9 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
     reread = [s for s in reread if s.segment_id not in gone]
     try:
         read = await read_members(client, (s.segment_id for s in reread if s.segment_id))
-    except NotFoundError:
-        # A segment deleted since: say which, with the rest, rather than the 404 alone.
+    except (NotFoundError, UnprocessableError):
+        # A segment deleted since (404, or 422 from some stores): say which, with the
+        # rest, rather than the bare refusal.
         present = {s.id for s in await read_segments(client)}
         missing = [s for s in reread if s.segment_id not in present]
         if not missing:

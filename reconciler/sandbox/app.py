@@ -16,15 +16,17 @@ Choices where BigCommerce's documentation is silent (a client must cope with the
   the count at arrival including the request itself (so a refused one shows 11).
 - Empty collections answer `total_pages: 0` (as the customers spec's example does) with
   `current_page` echoing the page asked for; a page past the end is empty, not an error.
-- PUT /segments with an unknown id: 404, nothing updated. Renaming onto an existing name:
-  409 in the conflict shape, nothing updated.
+- An unknown segment: 404 (`unknown_segment_status` 422 plays the other answer the API
+  may give). PUT /segments with an unknown id: that status, nothing updated; an id given
+  twice: 422. Renaming onto an existing name: 409 in the conflict shape, nothing updated.
 - POST /segments/{id}/shopper-profiles: 409 (any already-member) is atomic; 422 (unknown or
   malformed ids) is a partial success that adds the valid ids. With both kinds in one
   batch, 409 wins and nothing is added. An id given twice in one batch is added once.
 - Bad JSON or a body of the wrong type: 400. A well-formed but unacceptable body: 422.
 - `id:in` accepts both `id:in=a,b` and the exploded `id:in=a&id:in=b`. A DELETE whose
   `id:in` is missing or holds no id deletes EVERYTHING in scope, like the real API; the log
-  marks it `trap: true` and a warning is logged.
+  marks it `trap: true` and a warning is logged. A GET's empty `id:in` is ignored the same
+  way: the whole collection is listed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from reconciler.errors import SettingsError
 from reconciler.sandbox.faults import FaultConfig, FaultInjector, close_connection, send_partial
 from reconciler.sandbox.store import MAX_SEGMENTS, SandboxStore, now
 
@@ -80,6 +83,17 @@ class SandboxConfig:
     state_file: Path | None = None
     log_file: Path | None = None
     faults: FaultConfig | None = None  # injected faults (see faults.py); None: a healthy API
+    unknown_segment_status: int = 404  # the API may answer 404 or 422: both are played
+
+    def __post_init__(self) -> None:
+        if self.quota is not None and self.quota < 1:
+            raise SettingsError("the quota must be 1 or more requests a window")
+        if self.window_ms < 1:
+            raise SettingsError("the window must be 1 ms or more")
+        if self.latency_ms < 0:
+            raise SettingsError("the latency cannot be negative")
+        if self.unknown_segment_status not in (404, 422):
+            raise SettingsError("an unknown segment is answered with 404 or 422")
 
 
 class ApiError(Exception):
@@ -344,7 +358,7 @@ class SandboxApp:
     def _segment(self, segment_id: str) -> dict[str, Any]:
         seg = self.store.segments.get(segment_id.lower())
         if seg is None:
-            raise ApiError(404, f"Segment {segment_id} not found.")
+            raise ApiError(self.config.unknown_segment_status, f"Segment {segment_id} not found.")
         return seg
 
     # --- segments ------------------------------------------------------------------------
@@ -352,7 +366,7 @@ class SandboxApp:
         ids = self._id_in(request, record)
         with self.store.lock:
             items = list(self.store.segments.values())
-            if ids is not None:
+            if ids:  # an empty filter is no filter (see the DELETE trap)
                 wanted = {i.lower() for i in ids}
                 items = [s for s in items if s["id"] in wanted]
             return self._page(request, items)
@@ -401,9 +415,13 @@ class SandboxApp:
                     raise ApiError(422, f"The {key} of segment {i} must be a string.")
         with self.store.lock:
             # Check the whole batch first, so a refused batch changes nothing.
+            seen: set[str] = set()
             for item in body:
-                if item["id"].lower() not in self.store.segments:
-                    raise ApiError(404, f"Segment {item['id']} not found.")
+                sid = item["id"].lower()
+                if sid in seen:
+                    raise ApiError(422, f"Segment {item['id']} is given more than once.")
+                seen.add(sid)
+                self._segment(sid)
             names = {sid: s["name"] for sid, s in self.store.segments.items()}
             for item in body:
                 if "name" in item:
@@ -579,22 +597,20 @@ class SandboxApp:
     async def list_customers(self, request: Request, record: dict[str, Any]) -> Response:
         id_values = record["query"].get("id:in")
         ids: set[int] | None = None
-        if id_values is not None:
-            parts = [v.strip() for value in id_values for v in value.split(",") if v.strip()]
+        parts = [v.strip() for value in id_values or () for v in value.split(",") if v.strip()]
+        if parts:  # an empty filter is no filter (see the DELETE trap)
             if not all(p.isdigit() for p in parts):
                 raise ApiError(422, "The id:in filter takes customer ids (integers).")
             ids = {int(p) for p in parts}
             record["ids"] = len(parts)
         email_values = record["query"].get("email:in")
-        emails = None
-        if email_values is not None:
-            emails = [e.strip() for value in email_values for e in value.split(",") if e.strip()]
+        emails = [e.strip() for value in email_values or () for e in value.split(",") if e.strip()]
         include = {part for v in record["query"].get("include", []) for part in v.split(",")}
         with self.store.lock:
             items = list(self.store.customers.values())
             if ids is not None:
                 items = [c for c in items if c["id"] in ids]
-            if emails is not None:
+            if emails:
                 wanted_emails = {e.lower() for e in emails}
                 items = [c for c in items if c["email"].lower() in wanted_emails]
             store = self.store

@@ -129,6 +129,7 @@ def run_sandbox(
     seed: SandboxStore | None = None,
     announce: Any = print,
     faults: FaultConfig | None = None,
+    unknown_segment_status: int = 404,
 ) -> None:
     """Serve in the foreground until Ctrl-C. An existing state file wins over `seed`."""
     if state_file is not None and state_file.exists():
@@ -149,6 +150,7 @@ def run_sandbox(
         state_file=state_file,
         log_file=log_file,
         faults=faults,
+        unknown_segment_status=unknown_segment_status,
     )
     sock = _bind(host, port)
     bound = sock.getsockname()[1]

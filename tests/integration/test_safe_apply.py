@@ -151,12 +151,18 @@ def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> Non
     assert "description changed" not in err
 
 
+@pytest.mark.parametrize("status", [404, 422])  # the API may answer either
 def test_a_saved_plan_changing_members_of_a_segment_deleted_since_says_so(
-    sandbox: Store,
+    sandbox: Store, status: int
 ) -> None:
+    sandbox.server.config.unknown_segment_status = status
     sid, _, _ = vip(sandbox, live=5, keep=3, new=2)
     err = refused_after(sandbox, lambda: sandbox.store.delete_segments([sid]))
     assert 'segment "VIP" no longer exists' in err
+    # A 422 about the segment is not a refused page size (the one retry at 50 is refused
+    # too): the reads after it stay at 250.
+    listed = [r for r in sandbox.log() if r["path"].endswith("/segments")]
+    assert [r["query"]["limit"] for r in listed] == [["250"]]
 
 
 def test_a_saved_plan_refuses_a_config_file_and_says_when_it_holds_nothing(

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -78,6 +80,27 @@ def test_sandbox_refuses_a_non_loopback_address(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "only listens on loopback" in result.stderr
+
+
+def test_sandbox_refuses_impossible_rate_settings_in_one_sentence(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--window-ms", "0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr) == (1, "Error: the window must be 1 ms or more\n")
+
+
+def test_the_sandbox_can_answer_422_for_an_unknown_segment(tmp_path: Path) -> None:
+    with sandbox_process(tmp_path, "--unknown-segment-status", "422") as url:
+        ghost = "00000000-0000-4000-8000-000000000000"
+        r = httpx.get(
+            f"{url}/stores/sandbox/v3/segments/{ghost}/shopper-profiles",
+            headers={"X-Auth-Token": "sandbox-token"},
+        )
+    assert r.status_code == 422 and "not found" in r.json()["title"]
 
 
 def test_fault_options_of_the_sandbox_command(tmp_path: Path) -> None:

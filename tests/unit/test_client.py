@@ -447,6 +447,28 @@ def test_a_refusal_at_limit_50_is_raised() -> None:
     run(scenario())
 
 
+def test_a_422_that_is_not_about_the_limit_keeps_the_page_size() -> None:
+    # An unknown segment may answer 422 (api-facts): that must not halve every later read.
+    limits: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limits.append(request.url.params["limit"])
+        if "shopper-profiles" in request.url.path:
+            return httpx.Response(422, json={"status": 422, "title": "Segment not found"})
+        return page([{"id": "x"}])
+
+    async def scenario() -> BigCommerceClient:
+        client, _ = make_client(handler)
+        with pytest.raises(UnprocessableError, match=r"\(422\): Segment not found"):
+            await client.list_segment_members(SEG)
+        assert await client.list_segments() == [{"id": "x"}]
+        return client
+
+    client = run(scenario())
+    assert limits == ["250", "50", "250"]
+    assert client.page_size == 250
+
+
 # ---- concurrency -------------------------------------------------------------------------
 
 

@@ -280,6 +280,38 @@ def test_update_with_an_unknown_id_is_404_and_changes_nothing() -> None:
     assert r.status_code == 404 and store.segments[a]["name"] == "A"
 
 
+def test_update_naming_one_id_twice_is_422_and_changes_nothing() -> None:
+    store, app, _ = make()
+    a = store.add_segment("A")["id"]
+    r = call(app, "PUT", "/segments", json=[{"id": a, "name": "X1"}, {"id": a, "name": "X2"}])
+    assert r.status_code == 422 and store.segments[a]["name"] == "A"
+
+
+@pytest.mark.parametrize("status", [404, 422])
+def test_an_unknown_segment_is_answered_with_the_configured_status(status: int) -> None:
+    _, app, ids = make(1, unknown_segment_status=status)
+    ghost = str(uuid.uuid4())
+    assert call(app, "GET", members_path(ghost)).status_code == status
+    assert call(app, "POST", members_path(ghost), json=ids).status_code == status
+    r = call(app, "PUT", "/segments", json=[{"id": ghost, "name": "Z"}])
+    assert r.status_code == status and r.json()["title"] == f"Segment {ghost} not found."
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"quota": 0}, "quota must be 1 or more"),
+        ({"quota": -5}, "quota must be 1 or more"),
+        ({"window_ms": 0}, "window must be 1 ms or more"),
+        ({"latency_ms": -1}, "latency cannot be negative"),
+        ({"unknown_segment_status": 500}, "404 or 422"),
+    ],
+)
+def test_impossible_settings_are_refused_up_front(setting: dict[str, int], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        SandboxConfig(**setting)
+
+
 def test_create_refuses_duplicates_in_one_batch_and_the_1001st_segment() -> None:
     store, app, _ = make()
     r = call(app, "POST", "/segments", json=[{"name": "X"}, {"name": "X"}])
@@ -327,6 +359,16 @@ def test_customers_include_segment_ids_only_when_asked() -> None:
     assert [c["id"] for c in rows] == [1, 2]  # store order, not the filter's
     assert [c["segment_ids"] for c in rows] == [[], [sid]]
     assert r.json()["meta"]["pagination"]["total"] == 2
+
+
+@pytest.mark.parametrize("query", ["id:in=", "id:in=,", "email:in=", "email:in= "])
+def test_an_empty_get_filter_is_no_filter_as_on_delete(query: str) -> None:
+    # The API ignores an empty id:in (hence the DELETE trap): a GET then lists everything.
+    store, app, _ = make(3)
+    store.add_segment("A")
+    assert len(call(app, "GET", "/customers?" + query).json()["data"]) == 3
+    if query.startswith("id"):
+        assert len(call(app, "GET", "/segments?" + query).json()["data"]) == 1
 
 
 def test_customers_id_filter_must_be_integers() -> None:
