@@ -1,7 +1,8 @@
 """`reconciler demo` and `reconciler sandbox --seed-from`: a sandbox store seeded so the
 example config shows real changes: about half of each declared segment's members are
 already in, a few undeclared members are there to be removed, and one undeclared segment
-shows that what is not declared is never touched."""
+shows that what is not declared is never touched. The customers the config names by id or
+email exist, every other one without a shopper profile yet, so apply creates some."""
 
 from __future__ import annotations
 
@@ -9,36 +10,98 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from reconciler.model import DesiredState
+from reconciler.model import CustomerRef, DesiredSegment, DesiredState
 from reconciler.sandbox.store import SandboxStore
 
 UNDECLARED_SEGMENT = "Newsletter (not in the config)"
 
 
+# A customer the config names: ("id", 42) or ("email", "jane@example.com"), normalised.
+CustomerKey = tuple[str, int | str]
+
+
+def customer_key(ref: CustomerRef) -> CustomerKey:
+    return ("id", ref.customer_id) if ref.customer_id is not None else ("email", ref.email or "")
+
+
+def named_customers(desired: DesiredState) -> dict[CustomerKey, str]:
+    """Every customer the config names, once, in the order first named, with the email
+    to give it: as spelled for an email entry, "" (one is made up) for an id entry. An id
+    and an email are distinct customers: nothing in the config says they are the same."""
+    named: dict[CustomerKey, str] = {}
+    for seg in desired.segments:
+        for ref in seg.customers:
+            named.setdefault(customer_key(ref), ref.spelled or ref.email or "")
+    return named
+
+
+class Shoppers:
+    """Makes customers and profiles with numbered emails that no config entry names."""
+
+    def __init__(self, store: SandboxStore, reserved: set[str]) -> None:
+        self.store = store
+        self.reserved = reserved
+        self.count = 0
+
+    def fresh_email(self) -> str:
+        """The next numbered email that neither the config nor the store has."""
+        while True:
+            self.count += 1
+            email = f"shopper{self.count}@example.com"
+            if email not in self.reserved and self.store.customer_by_email(email) is None:
+                return email
+
+    def customer(self, email: str = "", id: int | None = None) -> int:
+        """A new customer: with this email, or a fresh one when none is given."""
+        last_name = ""
+        if not email:
+            email, last_name = self.fresh_email(), str(self.count)
+        return int(self.store.add_customer(email, "Shopper", last_name, id=id)["id"])
+
+    def profile(self, customer_id: int | None = None, pid: str | None = None) -> str:
+        cid = self.customer() if customer_id is None else customer_id
+        return str(self.store.add_profile(cid, id=pid)["id"])
+
+
+def seed_named(shoppers: Shoppers, named: dict[CustomerKey, str]) -> dict[CustomerKey, int]:
+    """The named customers, by key. Ids first: the store numbers new customers after its
+    highest id, so no customer made later can take an id the config names."""
+    ids = [k for k in named if k[0] == "id"]
+    emails = [k for k in named if k[0] == "email"]
+    made = {k: shoppers.customer(id=int(k[1])) for k in ids}
+    made.update({k: shoppers.customer(email=named[k]) for k in emails})
+    return made
+
+
+def already_in(seg: DesiredSegment, profiled: dict[CustomerKey, str]) -> list[str]:
+    """About half of the segment's listed profiles and of its named customers' profiles."""
+    listed = sorted(seg.profiles)
+    keys = dict.fromkeys(customer_key(r) for r in seg.customers)
+    named = [profiled[k] for k in keys if k in profiled]
+    return listed[: len(listed) // 2] + named[: len(named) // 2]
+
+
 def seed_from_config(
     store: SandboxStore, desired: DesiredState, extra_per_segment: int = 2
 ) -> None:
-    """Create customers, profiles and segments so `desired` differs from the store."""
-    counter = iter(range(1, 1_000_000))
-
-    def new_profile(pid: str | None = None) -> str:
-        n = next(counter)
-        customer = store.add_customer(
-            email=f"shopper{n}@example.com", first_name="Shopper", last_name=str(n)
-        )
-        return str(store.add_profile(customer["id"], id=pid)["id"])
-
+    """Create customers, profiles and segments so `desired` differs from the store. Every
+    other customer the config names (from the first) has no profile yet, so the plan
+    shows profiles to create."""
+    named = named_customers(desired)
+    shoppers = Shoppers(store, {k[1] for k in named if isinstance(k[1], str)})
+    customers = seed_named(shoppers, named)
     declared = sorted({p for seg in desired.segments for p in seg.profiles})
     for pid in declared:
-        new_profile(pid)
+        shoppers.profile(pid=pid)
+    # After the declared profiles, so a made-up profile id never takes a declared one.
+    profiled = {k: shoppers.profile(customers[k]) for k in list(named)[1::2]}
     for seg in desired.segments:
         name = seg.name if seg.name is not None else f"Segment {seg.id}"
         created = store.add_segment(name, description="Seeded by reconciler", id=seg.id)
-        keep = sorted(seg.profiles)[: len(seg.profiles) // 2]
-        extras = [new_profile() for _ in range(extra_per_segment)]
-        store.add_members(str(created["id"]), keep + extras)
+        extras = [shoppers.profile() for _ in range(extra_per_segment)]
+        store.add_members(str(created["id"]), already_in(seg, profiled) + extras)
     other = store.add_segment(UNDECLARED_SEGMENT, description="Never touched: not declared")
-    store.add_members(str(other["id"]), [new_profile() for _ in range(3)] + declared[:2])
+    store.add_members(str(other["id"]), [shoppers.profile() for _ in range(3)] + declared[:2])
 
 
 @contextmanager

@@ -119,3 +119,20 @@ def test_fault_options_of_the_sandbox_command(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     log = (tmp_path / "log.jsonl").read_text()
     assert '"fault"' in log and "retrying" in applied.stderr
+
+
+def test_seed_from_a_config_that_names_customers(tmp_path: Path) -> None:
+    config = tmp_path / "segments.yaml"
+    config.write_text(
+        "version: 1\nsegments:\n  - name: VIP customers\n    shopper_profiles:\n"
+        "      - customer_id: 42\n      - email: jane@example.com\n"
+    )
+    with sandbox_process(tmp_path, "--seed-from", str(config)) as url:
+        planned = cli(tmp_path, url, "plan", "-f", str(config), "--detailed-exitcode")
+        assert planned.returncode == 2, planned.stdout + planned.stderr
+        assert "+ shopper profile for customer 42 (" in planned.stdout
+        applied = cli(tmp_path, url, "apply", "-f", str(config), "--auto-approve")
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        again = cli(tmp_path, url, "plan", "-f", str(config), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.splitlines()[-1] == "No changes."
