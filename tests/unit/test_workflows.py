@@ -269,3 +269,12 @@ def test_pre_commit_entry_fails_on_any_invalid_file_and_names_it(tmp_path: Path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{bad}:" in result.stderr
     assert f"{good}: valid" in result.stdout, "a bad file must not stop the others"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_failed_plan_still_updates_its_comment(name: str) -> None:
+    # Skipped on failure, the comment would go on showing the last good, outdated plan.
+    comments = [s for s in steps(load(name)) if "comment" in s.get("name", "").lower()]
+    for step in comments:
+        assert "!cancelled()" in step.get("if", ""), f"{name}: {step['name']}"
+        assert "plan failed" in step["with"]["script"], f"{name}: no body for a failed plan"
