@@ -10,8 +10,11 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -73,6 +76,12 @@ def _use_color(no_color: bool) -> bool:
 
 def _in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _in_ci() -> bool:
+    """CI logs are read by more people than the terminal (on a public repository, by
+    anyone): emails are masked there. Every major CI service sets CI=true."""
+    return _in_github_actions() or os.environ.get("CI", "").lower() not in ("", "0", "false")
 
 
 def _escape_data(text: str) -> str:
@@ -195,21 +204,28 @@ def _markdown(plan: Plan, show_emails: bool) -> str:
     return render_markdown(plan, show_emails=show_emails, emails=getattr(plan, "emails", None))
 
 
-def _emit_plan(plan: Plan, fmt: str, no_color: bool, show_emails: bool = False) -> None:
+def _emit_plan(plan: Plan, fmt: str, no_color: bool, show_emails: bool) -> None:
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
     elif fmt == "markdown":
         click.echo(_markdown(plan, show_emails), nl=False)
     else:
-        click.echo(render_text(plan, color=_use_color(no_color)), nl=False)
+        mask = _in_ci() and not show_emails
+        click.echo(render_text(plan, color=_use_color(no_color), mask_emails=mask), nl=False)
 
 
 def _step_summary(plan: Plan, show_emails: bool) -> None:
     """In GitHub Actions, the plan also goes to the job's summary page."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if _in_github_actions() and target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(redact(_markdown(plan, show_emails) + "\n"))
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(redact(_markdown(plan, show_emails) + "\n"))
+        except OSError as exc:  # the plan itself was made and shown: its exit code stands
+            logging.getLogger("reconciler").warning(
+                "could not write the step summary (GITHUB_STEP_SUMMARY): %s",
+                exc.strerror or type(exc).__name__,
+            )
 
 
 format_option = click.option(
@@ -221,7 +237,10 @@ format_option = click.option(
     help="Plan output format; markdown is for pull-request comments.",
 )
 emails_option = click.option(
-    "--show-emails", is_flag=True, help="Markdown: show emails unmasked (j***@example.com)."
+    "--show-emails",
+    is_flag=True,
+    help="Show emails in full where they are masked (j***@example.com): in markdown, and "
+    "in any output in CI (CI or GITHUB_ACTIONS set).",
 )
 
 
@@ -331,6 +350,7 @@ def _confirm(store: str) -> bool:
 @config_option
 @store_option
 @color_option
+@emails_option
 @reserve_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -351,6 +371,7 @@ def apply(
     config_file: tuple[str, ...],
     store_hash: str | None,
     no_color: bool,
+    show_emails: bool,
     rate_reserve: int,
     auto_approve: bool,
     allow_removals: int | None,
@@ -405,7 +426,7 @@ def apply(
             else:
                 assert desired is not None
                 current = await make_plan(client, desired)
-                _emit_plan(current, "text", no_color)
+                _emit_plan(current, "text", no_color, show_emails)
             outcome["plan"] = current
             if not current.has_changes:
                 if saved is not None:
@@ -695,8 +716,26 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code; never lets a traceback out.
     Whatever it prints passes output.redact on the way out."""
-    with redacted_output():
+    with redacted_output(), _terminate_as_interrupt():
         return _run(argv)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a cancelled CI job) ends any command as Ctrl-C does: a sentence and exit
+    130, not a silent 143. Apply installs its own handling while it runs (runner.py)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals reach the main thread only
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt) or signal.SIG_DFL
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(argv: list[str] | None) -> int:

@@ -17,6 +17,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from reconciler.plan import Plan, SegmentPlan
+from reconciler.render.masking import mask_email, mask_emails_in
 from reconciler.render.text import summary_line
 
 MARKER_PREFIX = "<!-- reconciler-plan"
@@ -51,22 +52,6 @@ def escape_inline(text: str) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-def mask_email(email: str) -> str:
-    """`jane@example.com` -> `j***@example.com`: enough to recognise, not to harvest."""
-    local, at, domain = email.rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"
-
-
-_EMAIL_IN_TEXT = re.compile(r"[^\s@'\"(),;<>]+@[^\s@'\"(),;<>]+")
-
-
-def mask_emails_in(text: str) -> str:
-    """Every email in a sentence (a warning quoting the config) masked as mask_email does."""
-    return _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group()), text)
 
 
 def _size(text: str) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import Store
 
 
@@ -145,3 +147,34 @@ def test_markdown_plan_and_the_github_step_summary(sandbox: Store) -> None:
     saved = sandbox.run("plan", "--out", "plan.json", "--format", "markdown")
     assert saved.code == 0
     assert sandbox.run("show", "plan.json", "--format", "markdown").out == saved.out
+
+
+@pytest.mark.parametrize("ci", [{"GITHUB_ACTIONS": "true"}, {"CI": "true"}])
+def test_in_ci_the_text_plan_masks_emails_unless_asked(sandbox: Store, ci: dict[str, str]) -> None:
+    # A CI log is public on a public repository: emails are masked as in the PR comment.
+    members = sandbox.profiles(3)
+    sandbox.segment("VIP", members)
+    sandbox.config({"VIP": members[:1]}, extra="safety:\n  max_removal_percent: 100")
+    terminal = sandbox.run("plan")
+    assert "(customer 2, c2@example.com)" in terminal.out
+    env = sandbox.env(**ci)
+    logged = sandbox.run("plan", env=env)
+    assert "(customer 2, c***@example.com)" in logged.out
+    assert "@example.com" not in logged.out.replace("c***@example.com", "")
+    shown = sandbox.run("plan", "--show-emails", env=env)
+    assert shown.out == terminal.out
+    applied = sandbox.run("apply", "--auto-approve", env=env)
+    assert applied.code == 0 and "(customer 2, c***@example.com)" in applied.out
+    assert "@example.com" not in applied.out.replace("c***@example.com", "")
+
+
+def test_an_unwritable_step_summary_is_a_warning_not_a_failed_plan(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    sandbox.segment("VIP", members[:1])
+    sandbox.config({"VIP": members})
+    missing = sandbox.workdir / "no-such-dir" / "summary.md"
+    env = sandbox.env(GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(missing))
+    result = sandbox.run("plan", "--detailed-exitcode", env=env)
+    assert result.code == 2, result.err
+    assert result.out.splitlines()[-1] == "Plan: 1 to add, 0 to remove."
+    assert "could not write the step summary (GITHUB_STEP_SUMMARY): " in result.err

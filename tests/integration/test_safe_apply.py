@@ -410,6 +410,28 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     assert sandbox.members(sid) == set(desired)
 
 
+@pytest.mark.parametrize("command", ["plan", "export"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_read_stopped_by_a_signal_exits_130_with_a_sentence(
+    sandbox: Store, command: str, sig: signal.Signals
+) -> None:
+    # A cancelled CI job sends SIGTERM: it ends a plan as Ctrl-C does, not a silent 143.
+    vip(sandbox, live=5, keep=5, new=2)
+    sandbox.server.config.latency_ms = 3000
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", command],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(sandbox, proc, lambda r: r["method"] == "GET")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, out, err.strip()) == (130, "", "Aborted.")
+
+
 def test_interrupt_while_writes_wait_out_a_429_stops_without_retrying_them(
     sandbox: Store,
 ) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState, SafetyPolicy
 from reconciler.plan import Plan, SegmentPlan, compute_plan
-from reconciler.render.markdown import escape_inline, mask_email, render_markdown
+from reconciler.render.markdown import escape_inline, render_markdown
+from reconciler.render.masking import mask_email
 from reconciler.render.text import summary_line
 from tests.goldens import SEG_A, SEG_B, SEG_C, P, check
 

@@ -106,6 +106,22 @@ def test_plan_with_customers_creations_and_updates_text() -> None:
     assert '~ description: "Best customers" -> "Top buyers"' in text
 
 
+def test_masked_emails_leave_nothing_of_an_address_but_its_first_letter_and_domain() -> None:
+    plan = customers_plan()
+    plan = dataclasses.replace(plan, warnings=("ann@example.com is listed twice",))
+    masked = render_text(plan, mask_emails=True)
+    assert "+ shopper profile for customer 42 (j***@example.com)" in masked
+    assert f"- {P[2]}  (customer 7, g***@example.com)" in masked
+    assert "Warning: a***@example.com is listed twice" in masked
+    for email in ("jane@", "gone@", "ann@"):
+        assert email not in masked
+    # Masking changes the emails and nothing else.
+    plain = render_text(plan)
+    for email in ("jane", "gone", "ann"):
+        plain = plain.replace(f"{email}@", f"{email[0]}***@")
+    assert masked == plain
+
+
 def test_summary_without_creations_keeps_its_old_wording() -> None:
     assert render_text(mixed_plan()).splitlines()[-1] == "Plan: 10 to add, 19 to remove."
 
