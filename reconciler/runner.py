@@ -85,12 +85,13 @@ def check_store(plan: Plan, settings: ClientSettings) -> None:
 
 async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
     """Refuse a saved plan if any segment it changes moved since the plan was made: its
-    members, an attribute it updates, or, for one it creates, its name now being taken."""
+    members, its name or an attribute it updates, or, for one it creates, its name now
+    being taken."""
     changed = plan.changed
     reread = [s for s in changed if s.has_member_changes and s.segment_id is not None]
     stale = []
     gone: set[str] = set()
-    if any(s.create or s.changes for s in changed):
+    if changed:
         live = {s.id: s for s in await read_segments(client)}
         names = {s.name: s.id for s in live.values()}
         for seg in changed:
@@ -107,6 +108,10 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
                 if getattr(current, change.field, None) != change.old:
                     stale.append(f'segment "{seg.name}": its {change.field} changed')
             renamed = seg.change("name")
+            if current is not None and renamed is None and current.name != seg.name:
+                # A segment declared by name is that name: under another, it is no longer
+                # the one the config declares (the next plan would create a new one).
+                stale.append(f'segment "{seg.name}": renamed to "{current.name}"')
             if (
                 renamed is not None
                 and names.get(str(renamed.new), seg.segment_id) != seg.segment_id

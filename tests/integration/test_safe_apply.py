@@ -143,6 +143,19 @@ def test_a_saved_plan_whose_new_name_was_taken_since_is_stale_before_any_write(
     assert sandbox.members(sid) == set(members)
 
 
+@pytest.mark.parametrize("pinned", [False, True])
+def test_a_saved_plan_for_a_segment_renamed_since_is_stale(sandbox: Store, pinned: bool) -> None:
+    # Declared by name, a renamed segment is no longer the config's: applying to it would
+    # change a segment the config does not declare, and the next plan would create another.
+    # Pinned by id, the next plan would rename it back: stale either way.
+    sid, members, desired = vip(sandbox, live=6, keep=5, new=2)
+    if pinned:
+        sandbox.config({"VIP": desired}, VIP=f"id: {sid}")
+    err = refused_after(sandbox, lambda: sandbox.store.segments[sid].update(name="VIP (archived)"))
+    assert 'segment "VIP": renamed to "VIP (archived)"' in err
+    assert sandbox.members(sid) == set(members)
+
+
 def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> None:
     sid = sandbox.segment("Wholesale")
     sandbox.config({"Wholesale": []}, Wholesale="description: Trade accounts")
