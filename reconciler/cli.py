@@ -716,7 +716,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code; never lets a traceback out.
     Whatever it prints passes output.redact on the way out."""
-    with redacted_output(), _terminate_as_interrupt():
+    with redacted_output():
         return _run(argv)
 
 
@@ -725,22 +725,32 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) ends any command as Ctrl-C does: a sentence and exit
-    130, not a silent 143. Apply installs its own handling while it runs (runner.py)."""
+def _signals_interrupt() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (a cancelled CI job) raise KeyboardInterrupt, which _run turns
+    into a sentence and exit 130 (SIGTERM would otherwise end it silently with 143).
+    Entered inside _run's try, so no signal falls between the handler and the except.
+    Apply installs its own handling while it runs (runner.py)."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signals reach the main thread only
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt) or signal.SIG_DFL
+    previous = {
+        sig: signal.signal(sig, handler) or signal.SIG_DFL
+        for sig, handler in (
+            (signal.SIGINT, signal.default_int_handler),
+            (signal.SIGTERM, _interrupt),
+        )
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _run(argv: list[str] | None) -> int:
     try:
-        code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
+        with _signals_interrupt():
+            code = cli.main(args=argv, prog_name="reconciler", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
     except click.exceptions.Abort:
         click.echo("\nAborted.", err=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,31 @@ def test_the_cli_ends_cleanly_with_stdout_or_stderr_closed(closed: str) -> None:
     proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True)
     assert "exit 0" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_cli_is_still_importing_ends_with_130_not_a_traceback(
+    sig: signal.Signals,
+) -> None:
+    # The entry point's handlers are in before the heavy imports; a signal among them
+    # (sent here at a known point, not raced) ends quietly, as one later does.
+    code = (
+        "import os, time\n"
+        "from reconciler import launch\n"
+        "launch.install()\n"
+        f"os.kill(os.getpid(), {int(sig)})\n"
+        "time.sleep(10)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (130, "\nAborted.\n")
+
+
+def test_the_installed_command_and_python_m_share_the_entry_point() -> None:
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"reconciler": "reconciler.launch:main"}
+    main = (REPO / "reconciler" / "__main__.py").read_text()
+    assert "from reconciler.launch import main" in main
+    version = subprocess.run(
+        [sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout.startswith("reconciler, version ")
