@@ -188,7 +188,11 @@ def validate(config_file: tuple[str, ...], files: tuple[str, ...]) -> int:
         click.echo(f"{shown}: {len(result.errors)} error(s)", err=True)
         return EXIT_ERROR
     members = sum(len(s.profiles) + len(s.customers) for s in result.state.segments)
-    click.echo(f"{shown}: valid ({len(result.state.segments)} segments, {members} members)")
+    segments = len(result.state.segments)
+    click.echo(
+        f"{shown}: valid ({segments} segment{'' if segments == 1 else 's'}, "
+        f"{members} member{'' if members == 1 else 's'})"
+    )
     return EXIT_OK
 
 

@@ -140,14 +140,16 @@ def _segment_block(seg: SegmentPlan, ctx: _Context, member_lines: int | None) ->
         )
     if seg.changes:
         lines.append("")
-    lines.append("```diff")
-    lines += add_lines[:add_shown]
-    if add_shown < adds:
-        lines.append(f"  ... and {adds - add_shown} more to add")
-    lines += [_member_line("-", pid, ctx) for pid in seg.remove[:remove_shown]]
-    if remove_shown < removes:
-        lines.append(f"  ... and {removes - remove_shown} more to remove")
-    lines += ["```", "", "</details>", ""]
+    if adds or removes:  # a rename alone, or an empty new segment, has no diff to show
+        lines.append("```diff")
+        lines += add_lines[:add_shown]
+        if add_shown < adds:
+            lines.append(f"  ... and {adds - add_shown} more to add")
+        lines += [_member_line("-", pid, ctx) for pid in seg.remove[:remove_shown]]
+        if remove_shown < removes:
+            lines.append(f"  ... and {removes - remove_shown} more to remove")
+        lines += ["```", ""]
+    lines += ["</details>", ""]
     return lines
 
 

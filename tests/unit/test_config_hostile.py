@@ -181,7 +181,7 @@ HOSTILE: dict[str, tuple[bytes, int, str]] = {
     ),
     "invalid-utf8": (VALID.replace("VIP", "Caf\udce9").encode("utf-8", "surrogateescape"), 1, ""),
     "utf16": (VALID.encode("utf-16"), 1, "UTF-16"),
-    "bom": (b"\xef\xbb\xbf" + VALID.encode(), 0, "valid (1 segments, 1 members)"),
+    "bom": (b"\xef\xbb\xbf" + VALID.encode(), 0, "valid (1 segment, 1 member)"),
     "windows-line-endings": (VALID.replace("\n", "\r\n").encode(), 0, "valid"),
     "tab-indentation": (
         VALID.replace("    shopper_profiles", "\tshopper_profiles").encode(),
@@ -236,7 +236,7 @@ def test_a_50_mb_config_validates_in_bounded_time_and_memory(tmp_path: Path) -> 
     assert path.stat().st_size >= 50 * MB
     code, out, elapsed, peak = cli(path, timeout=60)
     assert code == 0, out
-    assert f"valid (1 segments, {line_count} members)" in out
+    assert f"valid (1 segment, {line_count} members)" in out
     assert elapsed < 30, f"{elapsed:.1f} s"
     assert peak < 1024, f"{peak} MB"
 

@@ -343,3 +343,14 @@ def test_created_segments_and_shopper_profiles_are_shown() -> None:
     assert "+ shopper profile for customer 42 (jane@example.com)" in render_markdown(
         plan, show_emails=True
     )
+
+
+def test_a_rename_alone_shows_no_empty_diff_block() -> None:
+    d = DesiredState(segments=(DesiredSegment(name="Renamed", id=SEG_C, profiles=frozenset()),))
+    lv = LiveState(segments=(LiveSegment(SEG_C, "Old"),), members={SEG_C: frozenset()})
+    text = render_markdown(
+        compute_plan(d, lv, store_hash="abc", config_digest="sha256:" + "0" * 64)
+    )
+    assert '- `~ name`: "Old" → "Renamed"' in text
+    assert "```diff" not in text
+    assert_well_formed(text)
