@@ -39,16 +39,12 @@ DEFAULT_CONFIG = "segments.yaml"
 
 
 class RedactingFormatter(logging.Formatter):
-    """Defence in depth: whatever a library logs (tracebacks included), the token is
-    replaced in the final text before it reaches the terminal."""
-
-    def __init__(self, fmt: str, secret: str) -> None:
-        super().__init__(fmt)
-        self.secret = secret
+    """Defence in depth: whatever a library logs (tracebacks, httpcore's reprs of headers
+    included), the token in any of its written forms is replaced in the final text,
+    whatever stream the handler ends up writing to."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        return text.replace(self.secret, "[REDACTED]") if self.secret else text
+        return redact(super().format(record))
 
 
 def _setup_logging(verbose: int) -> None:
@@ -56,7 +52,7 @@ def _setup_logging(verbose: int) -> None:
     header); -vv: also httpx's request log; -vvv: also httpx/httpcore debug internals."""
     level = logging.WARNING if verbose == 0 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s", access_token()))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -70,6 +66,7 @@ def _use_color(no_color: bool) -> bool:
         not no_color
         and "NO_COLOR" not in os.environ
         and not _in_github_actions()  # CI logs keep escape codes as noise
+        and sys.stdout is not None  # started with the descriptor closed
         and sys.stdout.isatty()
     )
 
@@ -345,8 +342,11 @@ def _confirm(store: str) -> bool:
         f'\nDo you want to perform these actions in store "{store}"?\n'
         "  Only 'yes' will be accepted to approve.\n"
     )
-    answer = click.prompt("  Enter a value", default="", show_default=False)
-    return bool(answer.strip() == "yes")
+    click.echo("  Enter a value: ", nl=False)
+    answer = sys.stdin.readline()  # "" at end of input (Ctrl-D): not a yes, a cancel
+    if not answer:
+        click.echo()
+    return answer.strip() == "yes"
 
 
 @cli.command()
@@ -720,8 +720,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and map every outcome to an exit code; never lets a traceback out.
     Whatever it prints passes output.redact on the way out."""
+    _tolerant_streams()
     with redacted_output():
         return _run(argv)
+
+
+def _tolerant_streams() -> None:
+    """A segment name the terminal's encoding cannot show (`VIP 会员` on cp1252) is
+    written escaped (`\u4f1a`), not turned into an internal error half-way through."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,37 @@ def test_an_unwritable_step_summary_is_a_warning_not_a_failed_plan(sandbox: Stor
     assert result.code == 2, result.err
     assert result.out.splitlines()[-1] == "Plan: 1 to add, 0 to remove."
     assert "could not write the step summary (GITHUB_STEP_SUMMARY): " in result.err
+
+
+# An ASCII stream gets UTF-8 from click itself; cp1252 (a Windows console) has no such help.
+@pytest.mark.parametrize(
+    ("encoding", "shown"), [("cp1252", "VIP \\u4f1a\\u5458"), ("ascii", "VIP 会员")]
+)
+def test_names_the_output_encoding_cannot_show_are_escaped_not_an_error(
+    sandbox: Store, encoding: str, shown: str
+) -> None:
+    members = sandbox.profiles(2)
+    sandbox.segment("VIP 会员", members[:1])
+    sandbox.config({"VIP 会员": members})
+    result = sandbox.run("plan", env=sandbox.env(PYTHONIOENCODING=encoding))
+    assert result.code == 0, result.err
+    assert f'# segment "{shown}"' in result.out
+    assert result.out.splitlines()[-1] == "Plan: 1 to add, 0 to remove."
+
+
+def test_a_plan_with_stdout_closed_ends_without_an_internal_error(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    sandbox.segment("VIP", members[:1])
+    sandbox.config({"VIP": members})
+    command = f'"{sys.executable}" -m reconciler plan --detailed-exitcode >&-; echo "exit $?" >&2'
+    env = sandbox.env()
+    del env["NO_COLOR"]  # so the colour check looks at stdout, which is None
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=sandbox.workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stderr == "exit 2\n"

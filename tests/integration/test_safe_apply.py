@@ -494,9 +494,9 @@ def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> 
     answer: an interrupt there would be ignored, and a 'yes' typed afterwards applied."""
     sid, members, _ = vip(sandbox, live=3, keep=3, new=2)
     proc, primary, output = apply_at_the_prompt(sandbox)
-    # input() writes the prompt, then reads: a signal in between is only seen once a line
-    # is read (CPython checks signals when the read is interrupted). A person cannot be
-    # that quick; give the read a moment to start.
+    # The prompt is written, then the line read: a signal in between is only seen once a
+    # line is read (CPython checks signals when the read is interrupted). A person cannot
+    # be that quick; give the read a moment to start.
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=10)  # without typing anything
@@ -561,6 +561,19 @@ def test_interactive_apply_accepts_only_yes(sandbox: Store, answer: str, applies
     assert sandbox.members(sid) == (set(desired) if applies else set(members))
     if applies:
         assert b"Applying" in output  # the progress bar on a terminal
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_end_of_input_at_the_prompt_cancels_like_any_answer_but_yes(sandbox: Store) -> None:
+    # Ctrl-D is an answer (no), not an interrupt: cancelled, exit 1, as `y` is.
+    sid, members, _ = vip(sandbox, live=3, keep=3, new=2)
+    proc, primary, output = apply_at_the_prompt(sandbox)
+    os.write(primary, b"\x04")  # the terminal's end-of-file character, at a line's start
+    proc.wait(timeout=30)
+    output += rest_of(primary)
+    assert proc.returncode == 1, output.decode()
+    assert b"Apply cancelled; nothing was changed." in output and b"Aborted" not in output
+    assert sandbox.members(sid) == set(members)
 
 
 def test_a_defect_in_one_segments_apply_still_ends_with_what_was_done(
