@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ConfigError
 from reconciler.model import (
+    MIN_SECRET_LENGTH,
     UUID_RE,
     CustomerRef,
     DesiredSegment,
@@ -634,11 +635,7 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
             src.error(_odd_number_message(key, value), pos)
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            shown = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
-            src.error(
-                f"customer_id must be a whole number of 1 or more, not {shown or _kind(value)}",
-                pos,
-            )
+            src.error(f"customer_id must be a whole number of 1 or more, not {_quoted(value)}", pos)
             return None
         return CustomerRef(customer_id=value, location=src.at(pos))
     if not isinstance(value, str) or not is_email(value):
@@ -646,6 +643,20 @@ def _member_ref(item: YMap, src: Source) -> CustomerRef | None:
         src.error(f"{shown} is not a valid email address", pos)
         return None
     return CustomerRef(email=normalize_email(value), location=src.at(pos), spelled=value.strip())
+
+
+def _quoted(value: Any) -> str:
+    """A wrong number as a message may show it. A plain int is its own text, which was
+    searched for the token; a float's repr is not, so only a short one (no token fits)
+    is shown, a non-finite one as YAML spells it."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+        shown = repr(value)
+        return shown if len(shown) < MIN_SECRET_LENGTH else "a number with a decimal point"
+    return _kind(value)
 
 
 def _check_profiles_slowly(items: YList, label: str, src: Source) -> Members | None:

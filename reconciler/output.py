@@ -8,9 +8,11 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
+import stat
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
 
@@ -23,16 +25,28 @@ REDACTED = "[REDACTED]"
 
 def writable(path: str | None) -> None:
     """Refuse, before any request, a file to write (a saved plan, a report, an export) that
-    could not be written: finding out after an apply's writes would lose its record."""
+    could not be written: finding out after an apply's writes would lose its record. A link
+    is checked at its target, where write_atomic writes."""
     if path is None:
         return
-    target = Path(path)
-    folder = target.parent
-    if target.is_dir():
+    try:
+        info = _stat(path)
+    except OSError as exc:  # a link loop, a file where a directory should be, ...
+        raise ReconcilerError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if info is not None and stat.S_ISDIR(info.st_mode):
         raise ReconcilerError(f"cannot write {path}: it is a directory")
-    if not folder.is_dir():
-        raise ReconcilerError(f"cannot write {path}: there is no directory {folder}")
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+    if info is not None and _in_place(path, info):
+        folder, target = None, Path(path)
+    else:
+        target = Path(os.path.realpath(path))
+        folder = target.parent
+        if not folder.is_dir():
+            # The folder as the user wrote it, unless a link leads elsewhere.
+            named = folder if os.path.islink(path) else Path(path).parent
+            raise ReconcilerError(f"cannot write {path}: there is no directory {named}")
+    if (folder is not None and not os.access(folder, os.W_OK)) or (
+        info is not None and not os.access(target, os.W_OK)
+    ):
         raise ReconcilerError(f"cannot write {path}: permission denied")
 
 
@@ -46,12 +60,41 @@ def redact(text: str) -> str:
 
 @functools.cache
 def secret_forms(secret: str) -> tuple[str, ...]:
-    """The token as it may be written: as is, as JSON escapes it, as markdown does."""
+    """The token as it may be written: as is, as JSON or markdown escape it, and as Python's
+    repr of a str or of its bytes shows it (httpcore's debug log prints a header echoed
+    back so). Longest first, so a form that holds another is replaced whole."""
     if len(secret) < MIN_SECRET_LENGTH:
         return ()
     from reconciler.render.markdown import escape_inline
 
-    return tuple(dict.fromkeys((secret, json.dumps(secret)[1:-1], escape_inline(secret))))
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        escape_inline(secret),
+        *_repr_forms(secret),
+    }
+    return tuple(sorted(forms, key=lambda form: (-len(form), form)))
+
+
+def _repr_forms(secret: str) -> set[str]:
+    """repr, ascii and bytes' repr escape one character at a time, except a quote: `'` is
+    escaped only when the whole text holds both kinds, so each form comes with and
+    without that escape."""
+    bodies = (
+        "".join(repr(char)[1:-1] for char in secret),
+        "".join(ascii(char)[1:-1] for char in secret),
+        "".join(repr(bytes([byte]))[2:-1] for byte in _utf8(secret)),
+    )
+    return {form for body in bodies for form in (body, body.replace("'", "\\'"))}
+
+
+def _utf8(text: str) -> bytes:
+    # A token from the environment may carry undecodable bytes (as surrogates): never raise.
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 class RedactedStream:
@@ -82,7 +125,7 @@ class RedactedBytes:
     def write(self, data: bytes) -> int:
         out = data
         for form in secret_forms(access_token()):
-            out = out.replace(form.encode(), REDACTED.encode())
+            out = out.replace(_utf8(form), REDACTED.encode())
         self._stream.write(out)
         return len(data)
 
@@ -91,12 +134,67 @@ class RedactedBytes:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    """Write `text`, redacted, whole or not at all: through a temporary file beside the
+    target, renamed over it. A link is written through (its target is replaced, in the
+    target's directory); a pipe, a device or a descriptor (/dev/stdout) has no directory
+    entry to swap, so it is written in place."""
+    data = redact(text)
     try:
-        tmp.write_text(redact(text), encoding="utf-8")
-        os.replace(tmp, path)
+        info = _stat(path)
+        if info is not None and _in_place(path, info):
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(data)
+        else:
+            _replace(Path(os.path.realpath(path)), data, info)
     except OSError as exc:
         raise ReconcilerError(f"could not write {path}: {exc.strerror or exc}") from None
+
+
+def _stat(path: str | Path) -> os.stat_result | None:
+    """What `path` names, links followed; None when nothing is there yet (a link to
+    nowhere included: writing creates its target)."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _in_place(path: str | Path, info: os.stat_result) -> bool:
+    # A regular file reached through /proc (/dev/stdout redirected to a file) is the
+    # shell's open file: replacing it would cut off everything written to it after.
+    return not stat.S_ISREG(info.st_mode) or _through_proc(os.fspath(path))
+
+
+def _through_proc(path: str) -> bool:
+    """Whether `path` leads through /proc, as /dev/stdout, /dev/fd/N and /proc/self/fd/N
+    do: links there name open files, not places in a directory."""
+    hop = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        hop = os.path.join(os.path.realpath(os.path.dirname(hop)), os.path.basename(hop))
+        if hop == "/proc" or hop.startswith("/proc/"):
+            return True
+        if not os.path.islink(hop):
+            return False
+        hop = os.path.join(os.path.dirname(hop), os.readlink(hop))
+    return False
+
+
+def _replace(target: Path, data: str, info: os.stat_result | None) -> None:
+    """Write a temporary file in `target`'s directory and rename it over `target`. The
+    temporary name is new (O_EXCL: nothing there is followed or clobbered); the file gets
+    `target`'s permissions, or those the umask gives a new file."""
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if info is not None:
+            os.fchmod(fd, stat.S_IMODE(info.st_mode))
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 @contextmanager

@@ -10,6 +10,8 @@ Pure core: no httpx, no click."""
 from __future__ import annotations
 
 import heapq
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,35 +22,66 @@ from reconciler.model import DesiredSegment, DesiredState, PartialSafety, Proble
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
-def expand(paths: Sequence[str]) -> list[str]:
-    """Files as given; a directory becomes its *.yaml/*.yml files, recursively, sorted."""
+def expand(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """Files as given; a directory becomes its *.yaml/*.yml files, recursively (links to
+    directories followed), sorted. Also the problems that would leave a file out unseen:
+    a directory that cannot be read, or one that holds no config file."""
     files: list[str] = []
+    problems: list[Problem] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(
-                str(p) for p in path.rglob("*") if p.suffix in CONFIG_SUFFIXES and p.is_file()
-            )
-            files += found or [raw]  # an empty directory is reported by the loader
+        if os.path.isdir(raw):
+            found, unread = _walk(raw)
+            files += found
+            problems += unread
+            if not found and not unread:
+                problems.append(Problem(f"{raw}: holds no *.yaml or *.yml files"))
         else:
             files.append(raw)
-    return list(dict.fromkeys(files))
+    return list(dict.fromkeys(files)), problems
+
+
+def _walk(top: str) -> tuple[list[str], list[Problem]]:
+    """os.walk, not Path.rglob: rglob (3.11) passes over a directory it cannot read without
+    a word, and does not follow links, so a team's segments would drop out of the config
+    unseen (and read as unmanaged). Each real directory is read once: no link loops."""
+    errors: list[OSError] = []
+    seen: set[str] = set()
+    files: list[str] = []
+    for folder, subfolders, names in os.walk(top, onerror=errors.append, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        files += (str(Path(folder, n)) for n in names if Path(n).suffix in CONFIG_SUFFIXES)
+    # A pipe is read when named on purpose; found in a directory, reading it could wait
+    # forever for a writer.
+    pipes = sorted(f for f in files if stat.S_ISFIFO(os.stat(f).st_mode))
+    problems = [Problem(f"{f}: is a pipe (FIFO), not a config file") for f in pipes]
+    return sorted(set(files) - set(pipes)), [_unreadable(exc) for exc in errors] + problems
+
+
+def _unreadable(exc: OSError) -> Problem:
+    folder = exc.filename
+    if isinstance(exc, PermissionError):
+        return Problem(f"{folder}: permission denied; cannot read the directory")
+    return Problem(f"{folder}: cannot read the directory ({exc.strerror or type(exc).__name__})")
 
 
 def validate_sources(paths: Sequence[str], *, secret: str | None = None) -> LoadResult:
-    files = expand(paths)
-    if len(files) == 1:
+    files, unread = expand(paths)
+    if len(files) == 1 and not unread:
         return validate_config(files[0], secret=secret)
     results = [validate_config(f, secret=secret) for f in files]
     # A file with errors must not hide what the others get wrong together.
     loaded = [(f, r.state) for f, r in zip(files, results, strict=True) if r.state is not None]
     merged, found = _merge(loaded)
-    problems = [
+    problems = unread + [
         p
         for f, r in zip(files, results, strict=True)
         for p in heapq.merge(r.problems, found.get(f, []), key=_place)
     ]
-    failed = len(loaded) < len(files) or any(r.errors for r in results)
+    failed = bool(unread) or len(loaded) < len(files) or any(r.errors for r in results)
     return LoadResult(None if failed or any(found.values()) else merged, problems)
 
 

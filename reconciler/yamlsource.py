@@ -56,6 +56,7 @@ _FLOAT_TAG = _CORE + "float"
 # 42 and 1_000 as text. A customer id must not depend on which one a reader follows.
 _PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)").fullmatch
 _UUID_MATCH = UUID_RE.fullmatch
+_UUID_CHARS = frozenset("0123456789abcdefABCDEF-")
 _RESOLVER = Resolver()
 _CONSTRUCTOR = SafeConstructor()
 # Characters YAML forbids in a stream (the reader rejects them); used to say where.
@@ -180,9 +181,60 @@ def read_yaml(
         # Every run placed and nothing to report: the tree is the one the text gives.
         # Otherwise parse the text as written, so problems are reported exactly.
         if not runs and trial.complete and not trial.problems:
-            return trial
+            return _unless_secret_read(trial, secret)
     _build(text, src)
-    return src
+    return _unless_secret_read(src, secret)
+
+
+def _unless_secret_read(src: Source, secret: str | None) -> Source:
+    """`src`, or, when what was read holds `secret`, a refusal in its place. The text was
+    searched already, but YAML escapes ("\\x41", "\\u0041", a line folded with "\\")
+    write the token without its text: search every key and string as read, and the
+    problems found on the way (a tag's %-escapes), which would print it."""
+    if not secret or len(secret) < MIN_SECRET_LENGTH:
+        return src
+    found = _secret_places(src.root, src.root_pos, secret)
+    found += [_place(p) for p in src.problems if secret in p.message]
+    if not found:
+        return src
+    refused = Source(src.file, complete=False)
+    refused.error(SECRET_IN_FILE, min(found))
+    return refused
+
+
+def _place(problem: Problem) -> Pos:
+    loc = problem.location
+    return (loc.line, loc.column) if loc else (1, 1)
+
+
+def _secret_places(root: Any, root_pos: Pos, secret: str) -> list[Pos]:
+    """Where a key or a string value holds `secret`."""
+    if isinstance(root, str):
+        return [root_pos] if secret in root else []
+    found: list[Pos] = []
+    pending = [root] if isinstance(root, YMap | YList) else []
+    while pending:  # iterative, as _build is
+        node = pending.pop()
+        if isinstance(node, YMap):
+            for key, value in node.items():
+                if secret in key:
+                    found.append(node.key_pos[key])
+                if isinstance(value, str) and secret in value:
+                    found.append(node.value_pos[key])
+                elif isinstance(value, YMap | YList):
+                    pending.append(value)
+        elif not node.all_uuids or _fits_in_uuids(node, secret):
+            for index, item in enumerate(node):
+                if isinstance(item, str) and secret in item:
+                    found.append(node.item_pos(index))
+                elif isinstance(item, YMap | YList):
+                    pending.append(item)
+    return found
+
+
+def _fits_in_uuids(ids: list[str], secret: str) -> bool:
+    # A million ids skipped in C: a token holding any other character fits in none.
+    return _UUID_CHARS.issuperset(secret) and secret in "\n".join(ids)
 
 
 def _position(text: str, index: int) -> Pos:
@@ -229,8 +281,9 @@ def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str
     file = src.file
     try:
         st = os.stat(path)
-        if stat.S_ISDIR(st.st_mode):
-            src.error(f"{file}: is a directory, not a config file", None)
+        kind = _special_kind(st.st_mode)
+        if kind is not None:  # not opened: opening a pipe with no writer waits forever
+            src.error(f"{file}: is {kind}, not a config file", None)
             return None
         # Check the size before reading, so a huge file never reaches memory.
         if st.st_size > max_bytes:
@@ -271,6 +324,22 @@ def _read_text(path: str | os.PathLike[str], src: Source, max_bytes: int) -> str
             (line, column),
         )
         return None
+
+
+def _special_kind(mode: int) -> str | None:
+    """What a path that cannot be a config file is, in words; None for one that can. A
+    character device (/dev/stdin at a terminal) and a pipe named on purpose (`-f
+    <(generate)`, `-f /dev/stdin`) are read, within the size limit, as a file is; a
+    pipe inside a config directory is refused by sources.expand."""
+    if stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
 
 
 def _read_bounded(path: str | os.PathLike[str], size_hint: int, limit: int) -> bytes:
