@@ -14,8 +14,10 @@ import functools
 import ipaddress
 import logging
 import math
+import os
 import random
 import re
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, retry_if_result
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, retry_if_result
 
 from reconciler.batching import (
     MAX_ADD_BATCH,
@@ -39,6 +41,7 @@ from reconciler.errors import (
     ApiError,
     AuthenticationError,
     ConflictError,
+    MalformedResponseError,
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
@@ -75,8 +78,16 @@ FALLBACK_PAGE_SIZE = 50  # the documented default, used if 250 is refused
 HEADER_RETRY_AFTER = "X-Retry-After"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Failures where the request may not have been processed; retrying a POST after one of these
-# may meet a 409 for what the lost attempt already did, which the caller handles.
-RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# may meet a 409 for what the lost attempt already did, which the caller handles. An answer
+# whose body fails to decode (a corrupt gzip) is one cut off mid-way: the request reached
+# the store. A name that does not resolve and a failed TLS handshake are not retried (see
+# _hopeless): they cannot heal within a run.
+RETRY_EXCEPTIONS = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.DecodingError,
+)
 BACKOFF_BASE = 1.0  # the first retry waits 0.5..1 x this, each later one up to twice as long
 BACKOFF_CAP = 30.0  # no single wait between attempts is longer (except one the API asks for)
 CONNECT_TIMEOUT = 10.0
@@ -159,6 +170,9 @@ class ClientSettings:
             )
         if url.userinfo or url.query or url.fragment:
             raise SettingsError("the API URL must not contain credentials, a query or a fragment")
+        if url.port is not None and not 1 <= url.port <= 65535:
+            # httpx accepts any number; the socket layer would fail with a traceback.
+            raise SettingsError("the API URL's port must be 1-65535")
         if not 1 <= self.max_in_flight <= MAX_IN_FLIGHT:
             raise SettingsError(f"max_in_flight must be between 1 and {MAX_IN_FLIGHT}")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
@@ -198,6 +212,7 @@ class RequestStats:
 _PARSED = "reconciler.json"  # where a response's parsed body is kept
 _SENDING = "reconciler.sending"  # true while an attempt of the request is on its way
 _DROPPED = "reconciler.dropped"  # its answer is not needed: no retry
+_ANSWER = "reconciler.answer"  # the status its latest attempt was answered (None: no answer)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -209,7 +224,7 @@ def _json_or_none(response: httpx.Response) -> Any:
     if response.content:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
             body = None
     response.extensions[_PARSED] = body
     return body
@@ -284,6 +299,7 @@ class _Call:
     action: str  # e.g. "add members to a segment"
     scope: str = SCOPE_MODIFY
     batch: Sequence[str] | None = None  # the ids an index in an error body refers to
+    rows: str | None = None  # what each row a read answers is: a key of _ROW_IDS
 
 
 class BigCommerceClient:
@@ -349,7 +365,7 @@ class BigCommerceClient:
 
     def _stopped(self, request: httpx.Request, what: str, *, sent: bool) -> StoppedError:
         message = f"{request.method} {self._path(request)} {what}: apply was interrupted"
-        return StoppedError(message, sent=sent)
+        return StoppedError(message, sent=sent, status=request.extensions.get(_ANSWER))
 
     async def _unless_stopped(
         self, waiting: Awaitable[T], request: httpx.Request, what: str, *, sent: bool
@@ -391,12 +407,13 @@ class BigCommerceClient:
 
     async def list_segments(self) -> list[dict[str, Any]]:
         """Every segment of the store (GET /segments, all pages)."""
-        return await self._paginate("/segments", {}, _Call("list segments", SCOPE_READ))
+        call = _Call("list segments", SCOPE_READ, rows="segment")
+        return await self._paginate("/segments", {}, call)
 
     async def list_segment_members(self, segment_id: str) -> list[dict[str, Any]]:
         """Every shopper profile in a segment: [{id, customer_id, ...}]. Needs modify scope."""
         path = f"{_segment_path(segment_id)}/shopper-profiles"
-        return await self._paginate(path, {}, _Call("read a segment's members"))
+        return await self._paginate(path, {}, _Call("read a segment's members", rows="profile"))
 
     async def each_segment_member_page(
         self, segment_id: str, take: PageSink, *, ahead: int = 0
@@ -409,7 +426,7 @@ class BigCommerceClient:
         (cancelled if still on their way); one answered while the segment had another size
         is asked for again."""
         path = f"{_segment_path(segment_id)}/shopper-profiles"
-        call = _Call("read a segment's members")
+        call = _Call("read a segment's members", rows="profile")
         await self._each_page(path, {}, call, take, ahead=ahead)
 
     async def count_segment_members(self, segment_id: str) -> int | None:
@@ -489,7 +506,7 @@ class BigCommerceClient:
         `segment_ids` by default. Long filters are split so every query stays short."""
         if ids is not None and emails is not None:
             raise ValueError("list_customers filters by ids or by emails, not both")
-        call = _Call("read customers", SCOPE_READ)
+        call = _Call("read customers", SCOPE_READ, rows="customer")
         base: dict[str, str] = {"include": ",".join(include)} if include else {}
         if ids is None and emails is None:
             return await self._paginate("/customers", base, call)
@@ -626,6 +643,8 @@ class BigCommerceClient:
             built.append(request)
         response = await self._send(request, call)
         items = _data_list(self._what(request), response, required=True)
+        if call.rows is not None:
+            _check_ids(self._what(request), response, items, call.rows)
         body = _json_or_none(response)
         meta = body.get("meta") if isinstance(body, dict) else None
         pagination = meta.get("pagination") if isinstance(meta, dict) else None
@@ -649,7 +668,7 @@ class BigCommerceClient:
         retrying = AsyncRetrying(
             sleep=sleep,
             retry=(
-                retry_if_exception_type(RETRY_EXCEPTIONS)
+                retry_if_exception(_worth_retrying)
                 | retry_if_result(lambda r: r.status_code in RETRY_STATUSES)
             ),
             wait=self._retry_wait,
@@ -659,10 +678,8 @@ class BigCommerceClient:
         )
         try:
             response: httpx.Response = await retrying(self._attempt, request)
-        except httpx.TransportError as exc:  # not worth retrying (e.g. a proxy or protocol error)
-            raise NetworkError(
-                f"could not send {request.method} {self._path(request)}: {type(exc).__name__}"
-            ) from None
+        except httpx.RequestError as exc:  # not worth retrying (see _worth_retrying)
+            raise NetworkError(self._scrub(self._not_retried(request, exc))) from None
         self._check_response(request, response, call)
         return response
 
@@ -685,11 +702,13 @@ class BigCommerceClient:
             throttled = False
             written = self._report_written(request)
             request.extensions[_SENDING] = True
+            request.extensions[_ANSWER] = None
             try:
                 response = await self._http.send(request)
+                request.extensions[_ANSWER] = response.status_code
                 headers = response.headers
                 throttled = response.status_code == 429 or response.status_code >= 500
-            except httpx.TransportError as exc:
+            except (httpx.RequestError, ExceptionGroup) as exc:
                 self.stats.network_errors += 1
                 logger.debug(
                     "%s %s -> %s (%d ms)",
@@ -698,6 +717,8 @@ class BigCommerceClient:
                     type(exc).__name__,
                     (time.perf_counter() - started) * 1000,
                 )
+                if isinstance(exc, ExceptionGroup):
+                    raise self._group_failure(request, exc) from None
                 raise
             finally:
                 request.extensions[_SENDING] = False
@@ -760,7 +781,7 @@ class BigCommerceClient:
 
     def _log_retry(self, request: httpx.Request, earlier: list[str], state: RetryCallState) -> None:
         self.stats.retries += 1
-        earlier.append(_outcome_reason(state))
+        earlier.append(self._scrub(_outcome_reason(state)))
         logger.warning(
             "retrying %s %s in %.1f s (attempt %d of at most %d): %s",
             request.method,
@@ -779,12 +800,12 @@ class BigCommerceClient:
         outcome = state.outcome
         failed = outcome is not None and outcome.failed
         attempts = state.attempt_number
-        last = _outcome_reason(state)
+        last = self._scrub(_outcome_reason(state))
         # "Kept answering 503" only when every attempt did; else what the last one got.
         if not earlier:
             why = last
         elif all(reason == last for reason in earlier):
-            why = _outcome_reason(state, kept=True)
+            why = self._scrub(_outcome_reason(state, kept=True))
         else:
             why = f"on the last attempt, {last}"
         message = (
@@ -808,6 +829,38 @@ class BigCommerceClient:
             f"waiting {state.upcoming_sleep:.1f} s more would pass {MAX_RETRY_WAIT_ENV} "
             f"({self.settings.max_retry_wait:g} s of waiting in all)"
         )
+
+    def _not_retried(self, request: httpx.Request, exc: httpx.RequestError) -> str:
+        """The sentence for a failure given up at once: one that cannot heal within a run
+        (see _hopeless), or one of httpx's own (an unsupported protocol, a proxy error)."""
+        origin, what = _origin(request.url), self._what(request)
+        kind, words = _kind(exc), _said(exc)
+        custom = self.settings.api_url != DEFAULT_API_URL
+        hint = "; check BIGCOMMERCE_API_URL" if custom else ""
+        if kind == "dns":
+            return f"cannot resolve host {request.url.host}: {words} ({what}){hint}"
+        if kind == "tls":
+            if words in _PLAIN_HTTP:  # what OpenSSL says when a plain-HTTP server answers
+                hint = "; is the server speaking plain http://? check BIGCOMMERCE_API_URL"
+            return f"TLS handshake with {origin} failed: {words} ({what}){hint}"
+        detail = f"{type(exc).__name__}: {words}" if words else type(exc).__name__
+        return f"could not send {what} to {origin}: {detail}"
+
+    def _group_failure(self, request: httpx.Request, exc: ExceptionGroup[Any]) -> NetworkError:
+        """What the transport's task group let through, not an httpx error (anyio's connect
+        lets an OverflowError out so): a sentence, and not retried."""
+        leaf = _causes(exc)[-1]
+        where = f"{_origin(request.url)} for {self._what(request)}"
+        reason = f"{type(leaf).__name__}: {_words(leaf)}"
+        return NetworkError(self._scrub(f"could not connect to {where}: {reason}"))
+
+    def _scrub(self, text: str) -> str:
+        """The token never reaches a message: httpx puts only URLs into its errors (the
+        token is a header), but a text of the OS's or a library's is not ours to vouch
+        for. A stand-in shorter than MIN_SECRET_LENGTH is too common a string to replace
+        (as in output.redact, which the CLI applies to everything it prints)."""
+        token = self.settings.token
+        return text if len(token) < MIN_SECRET_LENGTH else text.replace(token, "[REDACTED]")
 
     # ---- responses -----------------------------------------------------------------------
 
@@ -935,11 +988,112 @@ def _outcome_reason(state: RetryCallState, *, kept: bool = False) -> str:
         return "no attempt was made"
     if outcome.failed:
         exc = outcome.exception()
-        kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
-        return f"the connection {'kept failing' if kept else kind} ({type(exc).__name__})"
+        request = state.args[0] if state.args else None
+        where = _origin(request.url) if isinstance(request, httpx.Request) else "the API"
+        return _failure_reason(exc, where, kept=kept) if exc else "the attempt failed"
     status = outcome.result().status_code
     extra = " (rate limited)" if status == 429 else ""
     return f"the API {'kept answering' if kept else 'answered'} {status}{extra}"
+
+
+# ---- connection failures -----------------------------------------------------------------
+
+# How a failure of each kind reads: its subject, then once and every time.
+_FAILURES = {
+    "timeout": ("the connection to", "timed out", "kept timing out"),
+    "decoding": ("the answer from", "could not be decoded", "kept failing to decode"),
+    "other": ("the connection to", "failed", "kept failing"),
+}
+_PLAIN_HTTP = frozenset({"wrong version number", "record layer failure", "packet length too long"})
+_SSL_NOISE = re.compile(r"^\[[A-Z]+: [A-Z0-9_]+\] | \(_ssl\.c:\d+\)$")
+
+
+def _failure_reason(exc: BaseException, where: str, *, kept: bool) -> str:
+    """E.g. `the connection to https://x.example failed (ConnectError: Connection refused)`:
+    the host (never the token: the URL holds none) and the OS's words for what happened."""
+    subject, once, again = _FAILURES.get(_kind(exc), _FAILURES["other"])
+    said = _said(exc)
+    detail = f"{type(exc).__name__}: {said}" if said else type(exc).__name__
+    return f"{subject} {where} {again if kept else once} ({detail})"
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return isinstance(exc, RETRY_EXCEPTIONS) and not _hopeless(exc)
+
+
+def _hopeless(exc: BaseException) -> bool:
+    """A failure no retry within a run can heal: a host name that does not resolve, a TLS
+    handshake refused (a bad certificate, a server that speaks no TLS)."""
+    return _kind(exc) in ("dns", "tls")
+
+
+def _kind(exc: BaseException) -> str:
+    """dns, tls (both only while connecting), timeout, decoding or other."""
+    if isinstance(exc, httpx.ConnectError):
+        for cause in _causes(exc):
+            if isinstance(cause, socket.gaierror):
+                # EAI_AGAIN is the resolver failing for now, not the name being unknown.
+                return "other" if cause.errno == socket.EAI_AGAIN else "dns"
+            if isinstance(cause, ssl.SSLError):
+                # The server hanging up mid-handshake may be a restart; the rest is not.
+                eof = isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+                return "other" if eof else "tls"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.DecodingError):
+        return "decoding"
+    return "other"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps, outermost first: httpx's error wraps httpcore's, which wraps
+    the socket's or ssl's, or anyio's group of one error per address tried."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 32:  # a bound, should a chain ever loop
+        cause = todo.pop(0)
+        if any(cause is seen for seen in found):
+            continue
+        found.append(cause)
+        if isinstance(cause, BaseExceptionGroup):
+            todo.extend(cause.exceptions)
+        # The context even when suppressed: httpcore's pool re-raises its error `from None`,
+        # which hides the OS's error it was raised from.
+        wrapped = cause.__cause__ or cause.__context__
+        if wrapped is not None:
+            todo.append(wrapped)
+    return found
+
+
+def _said(exc: BaseException) -> str:
+    """The most telling words in the chain: the TLS library's or the resolver's, else the
+    OS's error (`Connection refused`), else the innermost message."""
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ssl.SSLError | socket.gaierror):
+            return _words(cause)
+    for cause in causes:
+        if isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            return _words(cause)
+    return _words(causes[-1])
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return f"certificate verify failed: {exc.verify_message}".rstrip(".")
+    if isinstance(exc, ssl.SSLError):
+        return _SSL_NOISE.sub("", str(exc)) or str(exc.reason or type(exc).__name__)
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return exc.strerror
+    if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
+        return os.strerror(exc.errno)  # asyncio's own text names the address, not the cause
+    return str(exc).strip().rstrip(".")
+
+
+def _origin(url: httpx.URL) -> str:
+    """scheme://host[:port], for messages (the API URL has no credentials: see
+    ClientSettings)."""
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
 def _data_list(what: str, response: httpx.Response, *, required: bool) -> list[dict[str, Any]]:
@@ -949,9 +1103,33 @@ def _data_list(what: str, response: httpx.Response, *, required: bool) -> list[d
         return data
     if not required and data is None:
         return []
+    raise _malformed(what, response, "without the expected `data` list")
+
+
+# Each kind of row a read answers: how a message names one, and whether its id is valid.
+_ROW_IDS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "segment": ("a segment", lambda v: isinstance(v, str) and bool(v.strip())),
+    "profile": ("a shopper profile", lambda v: isinstance(v, str) and bool(v.strip())),
+    "customer": ("a customer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+}
+
+
+def _check_ids(what: str, response: httpx.Response, rows: list[dict[str, Any]], kind: str) -> None:
+    """Every row has its id: a row without one names a member or a segment nobody can
+    act on, so the whole answer is refused (a sentence, not a KeyError later)."""
+    noun, valid = _ROW_IDS[kind]
+    bad = next((row for row in rows if not valid(row.get("id"))), None)
+    if bad is None:
+        return
+    value = bad.get("id")
+    problem = "without an id" if value is None else f"whose id is invalid ({value!r:.40})"
+    raise _malformed(what, response, f"with {noun} {problem}")
+
+
+def _malformed(what: str, response: httpx.Response, problem: str) -> MalformedResponseError:
     method, _, path = what.partition(" ")
-    raise ApiError(
-        f"{what} answered {response.status_code} without the expected `data` list",
+    return MalformedResponseError(
+        f"{what} answered {response.status_code} {problem}",
         status=response.status_code,
         method=method,
         path=path,

@@ -93,6 +93,11 @@ class UnprocessableError(ApiError):
     """400/422: the API refused some items; `item_errors` says which and why."""
 
 
+class MalformedResponseError(ApiError):
+    """A success status whose body is not what the API documents (no `data` list, a row
+    without its id): handled like any other API error, never trusted half-way."""
+
+
 class PlanFileError(ReconcilerError):
     """A saved plan is unreadable, corrupt, for another store or from an incompatible version."""
 
@@ -111,11 +116,13 @@ class ApplyFailedError(ReconcilerError):
 
 class StoppedError(ReconcilerError):
     """A request not sent, or not retried, because an apply is stopping (Ctrl-C):
-    `sent` says whether an earlier attempt of it went out."""
+    `sent` says whether an earlier attempt of it went out, `status` what the last one was
+    answered (None: no answer came, so a write may have been made)."""
 
-    def __init__(self, message: str, *, sent: bool) -> None:
+    def __init__(self, message: str, *, sent: bool, status: int | None = None) -> None:
         super().__init__(message)
         self.sent = sent
+        self.status = status
 
 
 class ApplyInterruptedError(ReconcilerError):

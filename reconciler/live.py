@@ -11,19 +11,45 @@ from typing import Any, NamedTuple
 
 from reconciler.client import BigCommerceClient, gather_cancelling
 from reconciler.customers import resolve_customers
-from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState, normalize_uuid
+from reconciler.errors import MalformedResponseError
+from reconciler.model import (
+    DesiredSegment,
+    DesiredState,
+    LiveSegment,
+    LiveState,
+    is_uuid,
+    normalize_uuid,
+)
 from reconciler.plan import missing_segments_error, pinned_missing, resolve_segment
 
 
 async def read_segments(client: BigCommerceClient) -> tuple[LiveSegment, ...]:
     rows = await client.list_segments()
-    return tuple(
-        LiveSegment(
-            id=normalize_uuid(str(r["id"])),
-            name=str(r.get("name", "")),
-            description=str(r.get("description") or ""),
-        )
-        for r in rows
+    return tuple(_live_segment(r) for r in rows)
+
+
+def _live_segment(row: dict[str, Any]) -> LiveSegment:
+    """A segment row as the plan sees it. The client saw that it has an id; it must also
+    be a UUID (it goes into request paths) and the segment must have a name (without one,
+    a declared segment would look missing and be created twice)."""
+    sid, name, description = row["id"], row.get("name"), row.get("description")
+    if not is_uuid(sid.strip()):
+        raise _bad_segment(f"whose id is not a UUID ({sid!r:.40})")
+    if not isinstance(name, str):
+        raise _bad_segment(f"without a name (id {normalize_uuid(sid)})")
+    return LiveSegment(
+        id=normalize_uuid(sid),
+        name=name,
+        description=description if isinstance(description, str) else "",
+    )
+
+
+def _bad_segment(problem: str) -> MalformedResponseError:
+    return MalformedResponseError(
+        f"GET /segments answered 200 with a segment {problem}",
+        status=200,
+        method="GET",
+        path="/segments",
     )
 
 
@@ -79,7 +105,7 @@ async def read_members(
 
         def take(_: int, rows: list[dict[str, Any]]) -> None:
             for row in rows:
-                pid = normalize_uuid(str(row["id"]))
+                pid = normalize_uuid(row["id"])  # the client saw every row has a string id
                 profile_ids.append(pid)
                 cid = row.get("customer_id")
                 if isinstance(cid, int) and not isinstance(cid, bool):
