@@ -8,9 +8,10 @@ import asyncio
 import sys
 
 import reconciler.apply as apply_module
+from reconciler.apply import Applier
 from reconciler.client import BigCommerceClient
 from reconciler.config import load_config
-from reconciler.runner import execute, make_plan
+from reconciler.runner import make_plan
 from reconciler.settings import client_settings, resolve_store_hash
 
 
@@ -24,7 +25,7 @@ async def main(config_file: str) -> int:
     apply_module.chunk_removals = lambda ids, **_: original(ids, max_query_bytes=2000)  # type: ignore[assignment]
     async with BigCommerceClient(settings) as client:
         plan = await make_plan(client, desired)
-        result = await execute(client, plan, asyncio.Event())
+        result = await Applier(client, plan).run()
     return 0 if result.ok else 1
 
 

@@ -16,7 +16,9 @@ Order and guarantees:
 - a 409 or a partial 422 on an add means "re-read, then send only what is still
   missing": the API does not say whether the rest of the batch landed;
 - once a segment's changes are done it is checked against the plan's target: a count,
-  or a full re-read where anything went wrong.
+  or a full re-read where anything went wrong;
+- a write that went out but got no answer before a stop may have been made: it is
+  recorded as unknown, never as failed (once stopping, nothing is sent to find out).
 Every step is idempotent, so re-running apply after any stop converges."""
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, TypeVar
 from reconciler.client import BigCommerceClient, chunk_adds, chunk_removals
 from reconciler.customers import lookup_customers
 from reconciler.errors import (
+    ApiError,
     AuthenticationError,
     ConflictError,
     NetworkError,
@@ -63,6 +66,10 @@ GIVE_UP_STREAK = 3
 # Items per bulk request when creating or updating segments and creating profiles: the
 # documented size of the API's other bulk writes.
 SETUP_BATCH = 50
+# Why a write is unknown: it went out, and the stop came before a definite answer.
+UNKNOWN = "sent, but no answer came before the stop: it may have been made; run plan to see"
+# Why an update that failed is not: re-reading the segments found the planned values.
+UPDATED = "the store holds the new values (updated by this apply, or since the plan)"
 T = TypeVar("T")
 
 
@@ -79,6 +86,31 @@ class _Batch:
 
 def _actions(seg: SegmentPlan) -> tuple[tuple[Action, tuple[str, ...]], ...]:
     return (("add", seg.add), ("remove", seg.remove))
+
+
+def _refused(exc: ReconcilerError) -> bool:
+    """A 4xx: the store answered no, so the write was not made (a 2xx partial failure, a
+    5xx or no answer at all may come after it was)."""
+    return isinstance(exc, ApiError) and 400 <= exc.status < 500
+
+
+def _cut_short(exc: StoppedError) -> tuple[Status, str | None]:
+    """What a request the stop ended did: nothing if never sent; nothing either if its
+    last attempt was refused (a 429); else it may have been made (a lost answer, a
+    timeout, a 5xx), which only reading the store could tell."""
+    if not exc.sent:
+        return "not_attempted", None
+    if exc.status is not None and exc.status < 500:
+        return "failed", exc.message
+    return "unknown", UNKNOWN
+
+
+def _unsettled(exc: ReconcilerError | None, why: str) -> tuple[Status, str | None]:
+    """A setup step left without what it asked for once nothing more may be sent (a stop,
+    a fatal error): no read of the store can settle it."""
+    if isinstance(exc, StoppedError):
+        return _cut_short(exc)
+    return "failed", exc.message if exc else why
 
 
 def _ids_named(item_errors: dict[str, str], batch: tuple[str, ...]) -> dict[str, str]:
@@ -122,6 +154,9 @@ class Applier:
         self._touched: set[str] = set()
         self._troubled: set[str] = set()
         self._early = 0  # changes recorded by setup (for segments or profiles not made)
+        # Writes on their way, for abandoned(): each may or may not have been made.
+        self._sending: dict[int, _Batch] = {}  # by id(): hashing a batch hashes its segment
+        self._setup_sending: set[tuple[SetupKind, str]] = set()
 
     def _record(
         self,
@@ -152,6 +187,26 @@ class Applier:
         if self.stop.is_set():
             self.result.interrupted = True
         self._settle(self._changed)
+        return self.result
+
+    def abandoned(self) -> ApplyResult:
+        """The result of a run cancelled outright (a second Ctrl-C), for the summary and
+        the report: what was recorded, every write that was on its way unknown (it may
+        have been made), the rest not attempted."""
+        for batch in self._sending.values():
+            for pid in batch.ids:
+                self._record(batch, pid, "unknown", UNKNOWN)
+        for kind, subject in self._setup_sending:
+            step = self._setup[(kind, subject)]
+            if step.status == "not_attempted":
+                self._step(kind, subject, "unknown", UNKNOWN)
+        self.result.setup = list(self._setup.values())
+        self.result.interrupted = True
+        # Cancelled during setup, the membership phase never started: every change of
+        # the plan's segments is still to do.
+        changed = self._changed or self.plan.changed
+        self._troubled.update(s.key for s in changed)
+        self._settle(changed)
         return self.result
 
     async def _run(self) -> None:
@@ -238,6 +293,11 @@ class Applier:
         await asyncio.gather(*(one(b) for b in batches))
 
     async def _send(self, batch: _Batch) -> None:
+        self._sending[id(batch)] = batch
+        await self._attempt(batch)  # cancelled, it stays listed: abandoned() needs it
+        del self._sending[id(batch)]
+
+    async def _attempt(self, batch: _Batch) -> None:
         try:
             if batch.action == "add":
                 await self.client.add_members(batch.seg.key, batch.ids)
@@ -262,9 +322,11 @@ class Applier:
                 self._reread.add(batch.seg.key)  # partial success: find what landed
             return
         except StoppedError as exc:
-            if exc.sent:  # an attempt went out and failed; it was not retried
-                self._fail(batch, exc.message)
-            return  # else never sent: recorded as not attempted
+            status, reason = _cut_short(exc)
+            if status != "not_attempted":  # else recorded as not attempted when settling
+                for pid in batch.ids:
+                    self._record(batch, pid, status, reason)
+            return
         except (AuthenticationError, PermissionDeniedError) as exc:
             self.result.fatal = exc  # every later request would fail the same way
             self._fail(batch, exc.message)
@@ -337,7 +399,7 @@ class Applier:
                 if change is None:
                     if landed:
                         self._record(_Batch(seg, action, ()), pid, "already")
-                elif change.status == "failed" and landed:
+                elif change.status in ("failed", "unknown") and landed:
                     change.status = "applied"
                     change.reason = "confirmed by re-reading the segment"
 
@@ -353,18 +415,23 @@ class Applier:
     ) -> None:
         self._setup[(kind, subject)] = SetupResult(kind, subject, status, reason, made)
 
-    async def _guarded(self, call: Awaitable[T]) -> tuple[T | None, str | None, bool]:
-        """(result, failure reason, was a conflict). A rejected token or a missing scope
-        is fatal: every later request would fail the same way."""
+    async def _guarded(
+        self, call: Awaitable[T], steps: Sequence[tuple[SetupKind, str]]
+    ) -> tuple[T | None, ReconcilerError | None]:
+        """(result, error) of the setup write for `steps`. A rejected token or a missing
+        scope is fatal: every later request would fail the same way."""
+        self._setup_sending.update(steps)
+        result: T | None = None
+        error: ReconcilerError | None = None
         try:
-            return await call, None, False
-        except ConflictError as exc:
-            return None, exc.message, True
+            result = await call
         except (AuthenticationError, PermissionDeniedError) as exc:
-            self.result.fatal = exc
-            return None, exc.message, False
+            self.result.fatal = error = exc
         except ReconcilerError as exc:
-            return None, exc.message, False
+            error = exc
+        # Cancelled, they stay listed: abandoned() needs them.
+        self._setup_sending.difference_update(steps)
+        return result, error
 
     async def _prepare(self) -> Plan:
         plan = self.plan
@@ -395,17 +462,17 @@ class Applier:
             add = tuple(sorted(set(seg.add) | made_profiles)) if made_profiles else seg.add
             done = replace(seg, segment_id=sid, add=add, add_customers=())
             segments.append(done)
-            if sid is None:  # a segment to create that was not created
+            if sid is None:  # a segment to create that was not created (or not known to be)
                 step = self._setup[("create_segment", seg.name)]
-                status: Status = "not_attempted" if step.status == "not_attempted" else "failed"
-                why = f"the segment was not created: {step.reason}" if step.reason else None
+                status: Status = "failed" if step.status == "failed" else "not_attempted"
+                why = f"the segment was not created: {step.reason}" if status == "failed" else None
                 for pid in done.add:
                     self._record(_Batch(done, "add", ()), pid, status, why)
             for cid in seg.add_customers:
                 if cid in profiles:
                     continue  # among the adds now (or failed with its segment, above)
                 profile = self._setup[("create_profile", f"customer {cid}")]
-                if profile.status == "not_attempted":
+                if profile.status != "failed":  # not attempted, or unknown: nothing sent
                     status, why = "not_attempted", None
                 else:
                     status, why = "failed", f"no shopper profile: {profile.reason}"
@@ -417,7 +484,9 @@ class Applier:
             if self._halted:
                 return
             body = [{"name": s.name, "description": s.description or ""} for s in batch]
-            rows, reason, _ = await self._guarded(self.client.create_segments(body))
+            steps: list[tuple[SetupKind, str]] = [("create_segment", s.name) for s in batch]
+            rows, exc = await self._guarded(self.client.create_segments(body), steps)
+            reason = exc.message if exc else None
             names = {s.name for s in batch}
             for row in rows or []:
                 name, sid = row.get("name"), row.get("id")
@@ -425,7 +494,11 @@ class Applier:
                     made[str(name)] = normalize_uuid(str(sid))
                     self._step("create_segment", str(name), "applied", None, made[str(name)])
             missing = [s for s in batch if s.name not in made]
-            if missing and not self._halted:
+            if missing and self._halted:
+                status, why = _unsettled(exc, "no id returned")
+                for s in missing:
+                    self._step("create_segment", s.name, status, why)
+            elif missing:
                 # A lost response, or a 409: a retried request may have created it, or
                 # someone else did. The store says which names exist now.
                 try:
@@ -457,31 +530,71 @@ class Applier:
             body: list[dict[str, Any]] = [
                 {"id": s.segment_id, **{c.field: c.new for c in s.changes}} for s in batch
             ]
-            _, reason, _ = await self._guarded(self.client.update_segments(body))
+            steps: list[tuple[SetupKind, str]] = [("update_segment", s.name) for s in batch]
+            _, exc = await self._guarded(self.client.update_segments(body), steps)
+            if exc is None:
+                for s in batch:
+                    self._step("update_segment", s.name, "applied", None, s.segment_id)
+                return
+            if self._halted:
+                status, why = _unsettled(exc, exc.message)
+                for s in batch:
+                    self._step("update_segment", s.name, status, why, s.segment_id)
+                return
+            held = set() if _refused(exc) else await self._updated_in_store(batch)
             for s in batch:
-                status: Status = "failed" if reason else "applied"
-                self._step("update_segment", s.name, status, reason, s.segment_id)
+                if s.segment_id in held:
+                    self._step("update_segment", s.name, "already", UPDATED, s.segment_id)
+                else:
+                    self._step("update_segment", s.name, "failed", exc.message, s.segment_id)
 
         await asyncio.gather(*(one(b) for b in _chunks(segs)))
 
+    async def _updated_in_store(self, batch: list[SegmentPlan]) -> set[str]:
+        """The ids of the segments whose fields the store holds as planned: a lost answer,
+        a timeout or a 5xx may have come after the update was made."""
+        try:
+            live = {
+                s.id: {"name": s.name, "description": s.description}
+                for s in await read_segments(self.client)
+            }
+        except ReconcilerError as exc:
+            log.warning("could not re-read the segments after an update failed: %s", exc.message)
+            return set()
+        return {
+            s.segment_id
+            for s in batch
+            if s.segment_id in live
+            and all(live[s.segment_id].get(c.field) == c.new for c in s.changes)
+        }
+
     async def _create_profiles(self, customers: list[int], made: dict[int, str]) -> None:
-        async def attempt(batch: list[int]) -> tuple[str | None, bool]:
-            rows, reason, conflict = await self._guarded(self.client.create_shopper_profiles(batch))
+        async def attempt(batch: list[int]) -> ReconcilerError | None:
+            steps: list[tuple[SetupKind, str]] = [
+                ("create_profile", f"customer {cid}") for cid in batch
+            ]
+            rows, exc = await self._guarded(self.client.create_shopper_profiles(batch), steps)
             for row in rows or []:
                 cid, pid = row.get("customer_id"), row.get("id")
                 if isinstance(cid, int) and cid in batch and is_uuid(pid):
                     made[cid] = normalize_uuid(str(pid))
                     self._step("create_profile", f"customer {cid}", "applied", None, made[cid])
-            return reason, conflict
+            return exc
 
         async def one(batch: list[int]) -> None:
             if self._halted:
                 return
-            reason, conflict = await attempt(batch)
+            error = await attempt(batch)
             for _ in range(2):  # the first look-up, and one after a retry of the rest
                 missing = [c for c in batch if c not in made]
-                if not missing or self._halted:
+                if not missing:
                     return
+                if self._halted:
+                    status, why = _unsettled(error, "not created")
+                    for cid in missing:
+                        self._step("create_profile", f"customer {cid}", status, why)
+                    return
+                reason = error.message if error else None
                 # A 409 (someone made one since the plan), a lost response or a partial
                 # answer: the store says who has a profile now.
                 try:
@@ -494,8 +607,8 @@ class Applier:
                         made[cid] = pid
                         self._step("create_profile", f"customer {cid}", "already", None, pid)
                 rest = [c for c in missing if c not in made]
-                if rest and conflict:  # the conflict blocked the whole batch: send the rest
-                    reason, conflict = await attempt(rest)
+                if rest and isinstance(error, ConflictError):  # it blocked the batch: send the rest
+                    error = await attempt(rest)
                     continue
                 for cid in rest:
                     self._step(

@@ -382,13 +382,13 @@ def apply(
     report_file: str | None,
 ) -> int:
     """Make the store match the config (or apply a saved plan exactly)."""
+    from reconciler.apply import Applier
     from reconciler.client import BigCommerceClient
     from reconciler.progress import ProgressReporter
     from reconciler.runner import (
         Interrupts,
         check_fresh,
         check_store,
-        execute,
         make_plan,
         run_interruptible,
     )
@@ -445,12 +445,21 @@ def apply(
                     click.echo("Apply cancelled; nothing was changed.")
                     return EXIT_ERROR
             interrupts.writing = True
-            outcome["result"] = await execute(client, current, interrupts.stop, reporter)
+            applier = Applier(client, current, stop=interrupts.stop, on_progress=reporter)
+            outcome["applier"] = applier
+            outcome["result"] = await applier.run()
             return EXIT_OK
 
     unwritten: str | None = None
+    cut: ApplyInterruptedError | None = None
     try:
         code = run_interruptible(body, notify_stop)
+    except ApplyInterruptedError as exc:
+        if "applier" not in outcome:
+            raise  # stopped before any write: nothing to report
+        # Stopped at once by a second interrupt: still say, and record, what was done.
+        cut, code = exc, EXIT_INTERRUPTED
+        outcome["result"] = outcome["applier"].abandoned()
     finally:
         reporter.close()
         if report_file and "result" in outcome:
@@ -465,6 +474,8 @@ def apply(
     click.echo(render_apply_summary(result), nl=False)
     if unwritten is not None:
         click.echo(f"Error: {visible(unwritten)}", err=True)
+    if cut is not None:
+        click.echo(f"Error: {visible(cut.message)}", err=True)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if result.ok and unwritten is None else EXIT_ERROR

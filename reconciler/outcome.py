@@ -8,7 +8,8 @@ from typing import Literal
 from reconciler.errors import ReconcilerError
 
 Action = Literal["add", "remove"]
-Status = Literal["applied", "already", "failed", "not_attempted"]
+# unknown: sent, but the stop came before a definite answer, so it may have been made.
+Status = Literal["applied", "already", "failed", "unknown", "not_attempted"]
 SetupKind = Literal["create_segment", "update_segment", "create_profile"]
 
 
@@ -74,6 +75,10 @@ class ApplyResult:
     def setup_failures(self) -> list[SetupResult]:
         return [s for s in self.setup if s.status == "failed"]
 
+    @property
+    def setup_unknown(self) -> list[SetupResult]:
+        return [s for s in self.setup if s.status == "unknown"]
+
     def count(self, action: Action, *statuses: Status) -> int:
         return sum(1 for c in self.changes.values() if c.action == action and c.status in statuses)
 
@@ -90,6 +95,11 @@ class ApplyResult:
         return [c for c in self.changes.values() if c.status == "failed"]
 
     @property
+    def unknown(self) -> list[ChangeResult]:
+        """Sent, but the stop came before an answer: they may have been made."""
+        return [c for c in self.changes.values() if c.status == "unknown"]
+
+    @property
     def not_attempted(self) -> list[ChangeResult]:
         return [c for c in self.changes.values() if c.status == "not_attempted"]
 
@@ -103,6 +113,7 @@ class ApplyResult:
             not self.interrupted
             and self.fatal is None
             and not self.failures
+            and not self.unknown
             and not self.not_attempted
             and all(s.status in ("applied", "already") for s in self.setup)
             and self.verified

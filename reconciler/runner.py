@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from reconciler import __version__
-from reconciler.apply import Applier
 from reconciler.client import BigCommerceClient, ClientSettings, cancel_and_wait
 from reconciler.config import config_digest
 from reconciler.customers import (
@@ -29,7 +28,6 @@ from reconciler.errors import (
 )
 from reconciler.live import read_live, read_members, read_segments
 from reconciler.model import DesiredSegment, DesiredState
-from reconciler.outcome import ApplyResult, Progress
 from reconciler.plan import Plan, compute_plan, membership_digest
 
 T = TypeVar("T")
@@ -153,15 +151,6 @@ def _stale(reasons: list[str]) -> StalePlanError:
     )
 
 
-async def execute(
-    client: BigCommerceClient,
-    plan: Plan,
-    stop: asyncio.Event,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> ApplyResult:
-    return await Applier(client, plan, stop=stop, on_progress=on_progress).run()
-
-
 def run_with_client(
     settings: ClientSettings, body: Callable[[BigCommerceClient], Awaitable[T]]
 ) -> T:
@@ -217,6 +206,10 @@ class Interrupts:
             return await body(self)
         finally:
             self._remove()
+            # What follows writes the summary and the report: a late signal must not
+            # lose the record of what was done. The CLI restores its handlers at its end.
+            for sig in SIGNALS:
+                signal.signal(sig, signal.SIG_IGN)
 
     @contextmanager
     def waiting_for_input(self) -> Iterator[None]:

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from reconciler import __version__
-from reconciler.outcome import ApplyResult, ChangeResult, SetupKind
+from reconciler.outcome import ApplyResult, ChangeResult, SetupKind, SetupResult
 from reconciler.plan import Plan
 from reconciler.render.visible import visible
 
@@ -47,18 +47,54 @@ def done_line(result: ApplyResult) -> str:
     return ", ".join(parts)
 
 
+def _setup_line(step: SetupResult) -> str:
+    subject = visible(step.subject)
+    subject = subject if step.kind == "create_profile" else f'"{subject}"'
+    return f"  {_SETUP_WORDS[step.kind]} {subject}"
+
+
+def _unknown_lines(result: ApplyResult) -> list[str]:
+    """Writes sent whose answer the stop cut off: neither done nor failed, and not to be
+    counted as either (run plan to see)."""
+    steps, changes = result.setup_unknown, result.unknown
+    if not steps and not changes:
+        return []
+    lines = ["Unknown outcome (sent, but no answer came before the stop; run plan to see):"]
+    lines += [_setup_line(step) for step in steps[:MAX_FAILURE_LINES]]
+    if len(steps) > MAX_FAILURE_LINES:
+        lines.append(f"  ... and {len(steps) - MAX_FAILURE_LINES} more (see --report)")
+    for seg, items in _by_segment(changes).items():
+        lines.append(f'  segment "{visible(seg)}": {_plural(len(items), "change")} unknown')
+    return lines
+
+
+def _undone(result: ApplyResult, *, interrupted: bool) -> str:
+    """`1 setup step failed, 2 failed, 3 unknown (...), 4 not attempted`: an interrupted
+    run names failures only when there are some."""
+    parts = [
+        f"{_plural(len(steps), 'setup step')} {what}"
+        for steps, what in ((result.setup_failures, "failed"), (result.setup_unknown, "unknown"))
+        if steps
+    ]
+    if result.failures or not interrupted:
+        parts.append(f"{len(result.failures)} failed")
+    if result.unknown:
+        parts.append(f"{len(result.unknown)} unknown (sent, no answer before the stop)")
+    parts.append(f"{len(result.not_attempted)} not attempted")
+    return ", ".join(parts)
+
+
 def render_apply_summary(result: ApplyResult) -> str:
     lines: list[str] = []
     failures, skipped = result.failures, result.not_attempted
+    unsure = bool(result.unknown or result.setup_unknown)
     if result.fatal is not None:
         lines.append(f"Stopped early: {visible(result.fatal.message)}")
     setup_failures = result.setup_failures
     if setup_failures:
         lines.append("Failed setup:")
         for step in setup_failures[:MAX_FAILURE_LINES]:
-            subject = visible(step.subject)
-            subject = subject if step.kind == "create_profile" else f'"{subject}"'
-            lines.append(f"  {_SETUP_WORDS[step.kind]} {subject}: {visible(step.reason or '')}")
+            lines.append(f"{_setup_line(step)}: {visible(step.reason or '')}")
         if len(setup_failures) > MAX_FAILURE_LINES:
             lines.append(f"  ... and {len(setup_failures) - MAX_FAILURE_LINES} more (see --report)")
     if failures:
@@ -82,10 +118,13 @@ def render_apply_summary(result: ApplyResult) -> str:
                     )
             if len(groups) > MAX_FAILURE_LINES:
                 lines.append(f"    ... and {len(groups) - MAX_FAILURE_LINES} more (see --report)")
+    lines += _unknown_lines(result)
     if skipped:
         lines.append("Not attempted:")
         for seg, items in _by_segment(skipped).items():
-            lines.append(f'  segment "{visible(seg)}": {len(items)} changes not attempted')
+            lines.append(
+                f'  segment "{visible(seg)}": {_plural(len(items), "change")} not attempted'
+            )
     for v in result.verification:
         if not v.ok:
             lines.append(
@@ -100,7 +139,7 @@ def render_apply_summary(result: ApplyResult) -> str:
     if result.verification and result.verified:
         n = len(result.verification)
         checked = f"{n} changed segment{'' if n == 1 else 's'}"
-        if failures or skipped or setup_failures:
+        if failures or skipped or setup_failures or unsure:
             # Checked against what setup could make: a failed change is not in the store.
             lines.append(f"Verified: {checked} hold{'s' if n == 1 else ''} what was applied.")
         else:
@@ -108,26 +147,21 @@ def render_apply_summary(result: ApplyResult) -> str:
     done = done_line(result)
     if result.ok:
         lines.append(f"Apply complete: {done}.")
-    elif result.interrupted and not (failures or skipped or setup_failures):
+    elif result.interrupted and not (failures or skipped or setup_failures or unsure):
         # Stopped while checking: nothing is left to do, only the check was cut short.
         lines.append(
             f"Apply interrupted: {done}; every change was made, but not every segment "
             "was checked. Run plan to see whether the store matches."
         )
     elif result.interrupted:
-        failed = f"{len(failures)} failed, " if failures else ""
         lines.append(
-            f"Apply interrupted: {done}; {failed}{len(skipped)} not attempted. "
+            f"Apply interrupted: {done}; {_undone(result, interrupted=True)}. "
             "Run apply again to finish."
         )
-    elif result.verify_error is not None and not failures and not skipped:
+    elif result.verify_error is not None and not (failures or skipped or unsure):
         lines.append(f"Apply unverified: {done}.")
     else:
-        setup = f"{_plural(len(setup_failures), 'setup step')} failed, " if setup_failures else ""
-        lines.append(
-            f"Apply incomplete: {done}; {setup}{len(failures)} failed, "
-            f"{len(skipped)} not attempted."
-        )
+        lines.append(f"Apply incomplete: {done}; {_undone(result, interrupted=False)}.")
     return "\n".join(lines) + "\n"
 
 
@@ -143,6 +177,7 @@ def apply_report_document(plan: Plan, result: ApplyResult) -> dict[str, Any]:
             "added": result.added,
             "removed": result.removed,
             "failed": len(result.failures),
+            "unknown": len(result.unknown),
             "not_attempted": len(result.not_attempted),
             "segments_created": result.setup_count("create_segment"),
             "segments_updated": result.setup_count("update_segment"),

@@ -4,9 +4,15 @@ injects each fault (and all of them at once), ending converged, with the API's h
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -189,3 +195,140 @@ def test_the_total_wait_cap_ends_a_long_retry(sandbox: Store) -> None:
     )
     assert "RECONCILER_MAX_RETRY_WAIT (2 s of waiting in all)" in result.out + result.err
     assert api_rule_violations(sandbox.log()) == []
+
+
+# --- interrupted while answers are awaited ----------------------------------------------
+
+# A retry waits 15-30 s: long enough for the interrupt to find it waiting.
+WAITING = {
+    **FAST,
+    "RECONCILER_HTTP_TIMEOUT": "2",
+    "RECONCILER_BACKOFF_BASE": "30",
+    "RECONCILER_MAX_RETRY_WAIT": "120",
+}
+Log = list[dict[str, Any]]
+
+
+def interrupted_apply(sb: Store, seen: Callable[[Log], bool]) -> tuple[int, str]:
+    """Apply (with a report), interrupted once by Ctrl-C as soon as the sandbox's log
+    satisfies `seen`: its exit code and output."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "--auto-approve", "--report", "r.json"],
+        cwd=sb.workdir,
+        env=sb.env(**WAITING),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not seen(sb.log()):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err, err
+    return proc.returncode, out
+
+
+def report(sb: Store) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((sb.workdir / "r.json").read_text())
+    return doc
+
+
+def posts(log: Log) -> int:
+    return sum(1 for r in log if r["method"] == "POST")
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        # The answer is lost at once; the interrupt finds the retry waiting.
+        FaultConfig(lost_response_rate=1.0, methods=frozenset({"POST"})),
+        # The answer comes after the timeout; the interrupt finds the request in flight.
+        FaultConfig(slow_rate=1.0, slow_response_s=4, methods=frozenset({"POST"})),
+    ],
+    ids=["lost", "slow"],
+)
+def test_adds_sent_but_unanswered_at_an_interrupt_are_unknown_not_failed(
+    sandbox: Store, fault: FaultConfig
+) -> None:
+    members, new = sandbox.profiles(5), sandbox.profiles(1000)
+    sid = sandbox.segment("VIP", members)
+    sandbox.config({"VIP": members + new})
+    sandbox.server.set_faults(fault)
+    # Ten batches go out (one per lane), each committed; no answer reaches apply.
+    code, out = interrupted_apply(sandbox, lambda log: posts(log) >= 10)
+    assert code == 130, out
+    assert posts(sandbox.log()) == 10  # the stop sent nothing more, not even a retry
+    assert "Failed changes" not in out
+    assert (
+        "Unknown outcome (sent, but no answer came before the stop; run plan to see):\n"
+        '  segment "VIP": 500 changes unknown\n'
+    ) in out
+    assert out.splitlines()[-1] == (
+        "Apply interrupted: 0 added, 0 removed; 500 unknown (sent, no answer before the stop), "
+        "500 not attempted. Run apply again to finish."
+    )
+    doc = report(sandbox)
+    assert doc["outcome"] == "interrupted"
+    assert (doc["summary"]["unknown"], doc["summary"]["failed"]) == (500, 0)
+    unknown = {c["profile_id"] for c in doc["changes"] if c["status"] == "unknown"}
+    assert len(unknown) == 500
+    assert all(
+        c["reason"] == "sent, but no answer came before the stop: it may have been made; "
+        "run plan to see"
+        for c in doc["changes"]
+        if c["status"] == "unknown"
+    )
+    time.sleep(0.2)  # a slow answer's write is made before it is sent
+    assert sandbox.members(sid) == set(members) | unknown  # what was unknown was made
+    sandbox.server.set_faults(None)
+    planned = sandbox.run("plan", env=sandbox.env(**FAST))
+    assert "Plan: 500 to add, 0 to remove." in planned.out
+    assert sandbox.run("apply", "--auto-approve", env=sandbox.env(**FAST)).code == 0
+    assert sandbox.members(sid) == set(members + new)
+    assert api_rule_violations(sandbox.log()) == []
+
+
+def test_setup_sent_but_unanswered_at_an_interrupt_is_unknown(sandbox: Store) -> None:
+    members = sandbox.profiles(5)
+    alpha = sandbox.segment("Alpha", members[:2])
+    sandbox.config(
+        {"Alpha": members[:2], "Beta": members[2:]}, Alpha="description: Our best customers"
+    )
+    # The update and the create are both committed, and both answers lost.
+    sandbox.server.set_faults(
+        FaultConfig(lost_response_rate=1.0, methods=frozenset({"POST", "PUT"}))
+    )
+    code, out = interrupted_apply(
+        sandbox, lambda log: {"POST", "PUT"} <= {r["method"] for r in log}
+    )
+    assert code == 130, out
+    assert "Failed setup" not in out
+    assert (
+        "Unknown outcome (sent, but no answer came before the stop; run plan to see):\n"
+        '  create segment "Beta"\n'
+        '  update segment "Alpha"\n'
+    ) in out
+    assert out.splitlines()[-1] == (
+        "Apply interrupted: 0 added, 0 removed; 2 setup steps unknown, 3 not attempted. "
+        "Run apply again to finish."
+    )
+    doc = report(sandbox)
+    assert {(s["kind"], s["status"]) for s in doc["setup"]} == {
+        ("create_segment", "unknown"),
+        ("update_segment", "unknown"),
+    }
+    assert {c["status"] for c in doc["changes"]} == {"not_attempted"}  # Beta's adds
+    assert sandbox.store.segments[alpha]["description"] == "Our best customers"
+    assert sandbox.store.segment_by_name("Beta") is not None
+    sandbox.server.set_faults(None)
+    assert sandbox.run("apply", "--auto-approve", env=sandbox.env(**FAST)).code == 0
+    beta = sandbox.store.segment_by_name("Beta")
+    assert beta is not None and sandbox.members(str(beta["id"])) == set(members[2:])
+    assert len([s for s in sandbox.store.segments.values() if s["name"] == "Beta"]) == 1

@@ -423,6 +423,36 @@ def test_interrupt_mid_apply_stops_cleanly_and_a_rerun_converges(
     assert sandbox.members(sid) == set(desired)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_interrupt_still_leaves_the_summary_and_the_report(
+    sandbox: Store, sig: signal.Signals
+) -> None:
+    # Stopped at once, the requests in flight are cut: what they did is unknown, and the
+    # report (replacing an older one at the same path) says so rather than nothing.
+    sid, _, desired = vip(sandbox, live=5, keep=5, new=2000)
+    (sandbox.workdir / "r.json").write_text('{"old": "an earlier run"}')
+    sandbox.server.config.latency_ms = 300
+    proc = start_apply(sandbox, "--auto-approve", "--report", "r.json")
+    wait_for(sandbox, proc, lambda r: r["method"] == "POST")
+    proc.send_signal(sig)
+    time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "stopped at once by a second interrupt" in err and "Traceback" not in err
+    doc = json.loads((sandbox.workdir / "r.json").read_text())
+    statuses = [c["status"] for c in doc["changes"]]
+    assert len(statuses) == 2000 and statuses.count("unknown") > 0
+    assert set(statuses) <= {"applied", "unknown", "not_attempted"}
+    assert doc["summary"]["unknown"] == statuses.count("unknown")
+    assert f"{statuses.count('unknown')} unknown" in out.splitlines()[-1]
+    time.sleep(0.5)  # the cut requests still land
+    sandbox.server.config.latency_ms = 0
+    rerun = sandbox.run("apply", "--auto-approve")
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert sandbox.members(sid) == set(desired)
+
+
 @pytest.mark.parametrize("command", ["plan", "export"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_read_stopped_by_a_signal_exits_130_with_a_sentence(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from reconciler.sandbox.faults import FaultConfig
 from tests.integration.conftest import Result, Store
 
@@ -160,3 +162,75 @@ def test_a_lost_profile_response_uses_the_profile_it_made(sandbox: Store) -> Non
     (setup,) = report(sandbox)["setup"]
     assert (setup["kind"], setup["status"]) == ("create_profile", "already")
     sandbox.assert_api_rules()
+
+
+def apply_with(sb: Store, faults: FaultConfig, **env: str) -> Result:
+    sb.server.set_faults(faults)
+    sb.server.reset_log()
+    return sb.run("apply", "--auto-approve", "--report", "report.json", env=sb.env(**env))
+
+
+@pytest.mark.parametrize("fault", ["lost", "slow"])
+def test_an_unanswered_update_is_resolved_by_reading_the_segments(
+    sandbox: Store, fault: str
+) -> None:
+    members = sandbox.profiles(2)
+    alpha = sandbox.segment("Alpha", members)
+    sandbox.config({"Alpha": members}, Alpha="description: Our best customers")
+    nth = next_seq_after_reads(sandbox)
+    # Every attempt of the PUT is committed and its answer never arrives (lost, or later
+    # than the timeout): only reading the store can tell that it was made.
+    applied = apply_with(
+        sandbox,
+        FaultConfig(fail_nth=frozenset({nth, nth + 1}), nth_fault=fault, slow_response_s=1.5),
+        **{**FAST, "RECONCILER_HTTP_TIMEOUT": "1"},
+    )
+    assert applied.code == 0, applied.out + applied.err
+    assert "Failed setup" not in applied.out
+    assert "Apply complete: 0 added, 0 removed, 1 segment updated." in applied.out
+    assert sandbox.store.segments[alpha]["description"] == "Our best customers"
+    assert [r["method"] for r in sandbox.log()][-3:] == ["PUT", "PUT", "GET"]  # one re-read
+    (setup,) = report(sandbox)["setup"]
+    assert (setup["kind"], setup["status"], setup["id"]) == ("update_segment", "already", alpha)
+    assert (
+        setup["reason"]
+        == "the store holds the new values (updated by this apply, or since the plan)"
+    )
+    assert report(sandbox)["outcome"] == "complete"
+    sandbox.server.set_faults(None)
+    assert sandbox.run("plan", "--detailed-exitcode", env=sandbox.env(**FAST)).code == 0
+
+
+def test_an_update_the_store_did_not_make_fails_with_the_reason_it_gave(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    alpha = sandbox.segment("Alpha", members)
+    sandbox.config({"Alpha": members}, Alpha="description: Our best customers")
+    # Every PUT answered 503 before it is handled: the re-read finds the old description.
+    failed = apply_with(sandbox, FaultConfig(error_rate=1.0, methods=frozenset({"PUT"})), **FAST)
+    assert failed.code == 1, failed.out + failed.err
+    assert 'update segment "Alpha": gave up on PUT /segments after 2 attempts' in failed.out
+    assert sandbox.store.segments[alpha]["description"] == ""
+    assert [r["method"] for r in sandbox.log()][-3:] == ["PUT", "PUT", "GET"]
+    (setup,) = report(sandbox)["setup"]
+    assert setup["status"] == "failed"
+    assert setup["reason"].startswith("gave up on PUT /segments after 2 attempts")
+
+
+def test_an_update_the_store_refused_is_not_re_read(sandbox: Store) -> None:
+    members = sandbox.profiles(2)
+    alpha = sandbox.segment("Alpha", members)
+    sandbox.config({"Gold": members}, Gold=f"id: {alpha}")
+
+    def someone_else(method: str, path: str) -> None:
+        # The name is taken between plan and apply: the store answers 409, a definite no.
+        if method == "PUT" and not sandbox.store.segment_by_name("Gold"):
+            sandbox.store.add_segment("Gold")
+
+    sandbox.server.app.before_handler = someone_else
+    failed = apply_with(sandbox, FaultConfig(), **FAST)
+    assert failed.code == 1, failed.out + failed.err
+    assert 'update segment "Alpha": PUT /segments was refused with a conflict (409)' in failed.out
+    assert [r["method"] for r in sandbox.log()][-1] == "PUT"  # nothing to read after a no
+    assert sandbox.store.segments[alpha]["name"] == "Alpha"
+    (setup,) = report(sandbox)["setup"]
+    assert setup["status"] == "failed"
