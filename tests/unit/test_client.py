@@ -592,26 +592,6 @@ def test_once_stopping_a_request_that_failed_is_not_retried() -> None:
     assert len(seen) == 1
 
 
-def test_once_stopping_a_retry_waiting_out_its_pause_is_dropped() -> None:
-    stop = asyncio.Event()
-    seen: list[httpx.Request] = []
-    handler = sequence_handler([httpx.Response(503), httpx.Response(201)], seen)
-
-    async def scenario() -> None:
-        client, t = make_client(handler)
-        t.settle = 5  # the pause before the retry takes real time
-        client.stop_on(stop)
-        adding = asyncio.ensure_future(client.add_members(SEG, ids(1)))
-        await asyncio.sleep(0.05)
-        stop.set()
-        with pytest.raises(StoppedError, match="was not retried") as err:
-            await asyncio.wait_for(adding, 1)
-        assert err.value.sent
-
-    run(scenario())
-    assert len(seen) == 1
-
-
 def test_once_stopping_a_request_waiting_for_the_quota_is_not_sent() -> None:
     stop = asyncio.Event()
     seen: list[httpx.Request] = []
