@@ -29,7 +29,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-from reconciler.client import BigCommerceClient, chunk_adds, chunk_removals
+from reconciler.client import (
+    BigCommerceClient,
+    SendMark,
+    chunk_adds,
+    chunk_removals,
+    sending,
+)
 from reconciler.customers import lookup_customers
 from reconciler.errors import (
     ApiError,
@@ -68,6 +74,7 @@ GIVE_UP_STREAK = 3
 SETUP_BATCH = 50
 # Why a write is unknown: it went out, and the stop came before a definite answer.
 UNKNOWN = "sent, but no answer came before the stop: it may have been made; run plan to see"
+EXISTS = "the store said it exists (made by this apply, or by someone else); run plan to see"
 # Why an update that failed is not: re-reading the segments found the planned values.
 UPDATED = "the store holds the new values (updated by this apply, or since the plan)"
 T = TypeVar("T")
@@ -105,11 +112,16 @@ def _cut_short(exc: StoppedError) -> tuple[Status, str | None]:
     return "unknown", UNKNOWN
 
 
-def _unsettled(exc: ReconcilerError | None, why: str) -> tuple[Status, str | None]:
+def _unsettled(
+    exc: ReconcilerError | None, why: str, *, creating: bool = False
+) -> tuple[Status, str | None]:
     """A setup step left without what it asked for once nothing more may be sent (a stop,
-    a fatal error): no read of the store can settle it."""
+    a fatal error): no read of the store can settle it. A creation refused as a conflict
+    after an attempt whose answer was lost may well be this run's own."""
     if isinstance(exc, StoppedError):
         return _cut_short(exc)
+    if creating and isinstance(exc, ConflictError):
+        return "unknown", EXISTS
     return "failed", exc.message if exc else why
 
 
@@ -154,9 +166,11 @@ class Applier:
         self._touched: set[str] = set()
         self._troubled: set[str] = set()
         self._early = 0  # changes recorded by setup (for segments or profiles not made)
-        # Writes on their way, for abandoned(): each may or may not have been made.
-        self._sending: dict[int, _Batch] = {}  # by id(): hashing a batch hashes its segment
-        self._setup_sending: set[tuple[SetupKind, str]] = set()
+        # Writes under way, for abandoned(): those whose mark says an attempt went out may
+        # or may not have been made. By id(): hashing a batch hashes its whole segment.
+        self._sending: dict[int, tuple[_Batch, SendMark]] = {}
+        self._setup_calls: list[tuple[list[tuple[SetupKind, str]], SendMark]] = []
+        self._materialised = False
 
     def _record(
         self,
@@ -193,17 +207,27 @@ class Applier:
         """The result of a run cancelled outright (a second Ctrl-C), for the summary and
         the report: what was recorded, every write that was on its way unknown (it may
         have been made), the rest not attempted."""
-        for batch in self._sending.values():
-            for pid in batch.ids:
-                self._record(batch, pid, "unknown", UNKNOWN)
-        for kind, subject in self._setup_sending:
-            step = self._setup[(kind, subject)]
-            if step.status == "not_attempted":
-                self._step(kind, subject, "unknown", UNKNOWN)
+        for batch, mark in self._sending.values():
+            if mark.sent:
+                for pid in batch.ids:
+                    self._record(batch, pid, "unknown", UNKNOWN)
+        for steps, mark in self._setup_calls:
+            for kind, subject in steps:
+                step = self._setup[(kind, subject)]
+                if mark.sent and step.status == "not_attempted":
+                    self._step(kind, subject, "unknown", UNKNOWN, step.id)
         self.result.setup = list(self._setup.values())
         self.result.interrupted = True
-        # Cancelled during setup, the membership phase never started: every change of
-        # the plan's segments is still to do.
+        if not self._materialised:
+            # Cut off in setup: no member write was sent, the customers' adds included
+            # (recorded first, as _materialise would).
+            for seg in self.plan.changed:
+                for cid in seg.add_customers:
+                    who = f"customer {cid}"
+                    self._record(_Batch(seg, "add", ()), who, "not_attempted", None, cid)
+            self._early = len(self.result.changes)
+        # Cut off in setup, the membership phase never started: every change of the
+        # plan's segments is still to do.
         changed = self._changed or self.plan.changed
         self._troubled.update(s.key for s in changed)
         self._settle(changed)
@@ -293,8 +317,9 @@ class Applier:
         await asyncio.gather(*(one(b) for b in batches))
 
     async def _send(self, batch: _Batch) -> None:
-        self._sending[id(batch)] = batch
-        await self._attempt(batch)  # cancelled, it stays listed: abandoned() needs it
+        with sending(SendMark()) as mark:
+            self._sending[id(batch)] = (batch, mark)
+            await self._attempt(batch)  # cancelled, it stays listed: abandoned() needs it
         del self._sending[id(batch)]
 
     async def _attempt(self, batch: _Batch) -> None:
@@ -420,17 +445,18 @@ class Applier:
     ) -> tuple[T | None, ReconcilerError | None]:
         """(result, error) of the setup write for `steps`. A rejected token or a missing
         scope is fatal: every later request would fail the same way."""
-        self._setup_sending.update(steps)
         result: T | None = None
         error: ReconcilerError | None = None
-        try:
-            result = await call
-        except (AuthenticationError, PermissionDeniedError) as exc:
-            self.result.fatal = error = exc
-        except ReconcilerError as exc:
-            error = exc
-        # Cancelled, they stay listed: abandoned() needs them.
-        self._setup_sending.difference_update(steps)
+        with sending(SendMark()) as mark:
+            # Kept after the call: a step it sent may be cut off while its answer is
+            # still being resolved (a re-read); abandoned() needs to know it was sent.
+            self._setup_calls.append((list(steps), mark))
+            try:
+                result = await call
+            except (AuthenticationError, PermissionDeniedError) as exc:
+                self.result.fatal = error = exc
+            except ReconcilerError as exc:
+                error = exc
         return result, error
 
     async def _prepare(self) -> Plan:
@@ -440,7 +466,7 @@ class Applier:
         for s in creates:
             self._step("create_segment", s.name, "not_attempted")
         for s in updates:
-            self._step("update_segment", s.name, "not_attempted")
+            self._step("update_segment", s.name, "not_attempted", None, s.segment_id)
         for p in plan.create_profiles:
             self._step("create_profile", f"customer {p.customer_id}", "not_attempted")
         made: dict[str, str] = {}
@@ -455,6 +481,7 @@ class Applier:
     def _materialise(self, plan: Plan, made: dict[str, str], profiles: dict[int, str]) -> Plan:
         """The plan as the membership phase runs it: created segments with their ids, new
         profiles among the adds. What setup could not make fails only its own changes."""
+        self._materialised = True
         segments = []
         for seg in plan.segments:
             sid = made.get(seg.name) if seg.create else seg.segment_id
@@ -495,7 +522,7 @@ class Applier:
                     self._step("create_segment", str(name), "applied", None, made[str(name)])
             missing = [s for s in batch if s.name not in made]
             if missing and self._halted:
-                status, why = _unsettled(exc, "no id returned")
+                status, why = _unsettled(exc, "no id returned", creating=True)
                 for s in missing:
                     self._step("create_segment", s.name, status, why)
             elif missing:
@@ -590,7 +617,7 @@ class Applier:
                 if not missing:
                     return
                 if self._halted:
-                    status, why = _unsettled(error, "not created")
+                    status, why = _unsettled(error, "not created", creating=True)
                     for cid in missing:
                         self._step("create_profile", f"customer {cid}", status, why)
                     return

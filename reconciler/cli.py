@@ -462,16 +462,17 @@ def apply(
         outcome["result"] = outcome["applier"].abandoned()
     finally:
         reporter.close()
-        if report_file and "result" in outcome:
-            doc = apply_report_document(outcome["plan"], outcome["result"])
-            try:
-                write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
-            except ReconcilerError as exc:  # the summary below still says what was done
-                unwritten = exc.message
     if "result" not in outcome:
         return code
     result = outcome["result"]
+    # The summary first: should the report's file hang or fail, what was done is said.
     click.echo(render_apply_summary(result), nl=False)
+    if report_file:
+        doc = apply_report_document(outcome["plan"], result)
+        try:
+            write_atomic(Path(report_file), json.dumps(doc, indent=2) + "\n")
+        except ReconcilerError as exc:
+            unwritten = exc.message
     if unwritten is not None:
         click.echo(f"Error: {visible(unwritten)}", err=True)
     if cut is not None:

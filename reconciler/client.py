@@ -10,6 +10,8 @@ method, the path and the response body, never from the request headers (which ho
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import ipaddress
 import logging
@@ -20,7 +22,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 
@@ -213,6 +215,30 @@ _PARSED = "reconciler.json"  # where a response's parsed body is kept
 _SENDING = "reconciler.sending"  # true while an attempt of the request is on its way
 _DROPPED = "reconciler.dropped"  # its answer is not needed: no retry
 _ANSWER = "reconciler.answer"  # the status its latest attempt was answered (None: no answer)
+
+
+class SendMark:
+    """Set while a caller's requests run (see sending): whether any attempt went out.
+    Waiting for a slot or the rate window sends nothing; the apply engine needs to know
+    which writes a cut-off run may have made."""
+
+    sent = False
+
+
+_MARK: contextvars.ContextVar[SendMark | None] = contextvars.ContextVar(
+    "reconciler_send_mark", default=None
+)
+
+
+@contextlib.contextmanager
+def sending(mark: SendMark) -> Iterator[SendMark]:
+    """Requests made inside (in this task, and tasks it starts) set `mark.sent` as their
+    first attempt goes out."""
+    token = _MARK.set(mark)
+    try:
+        yield mark
+    finally:
+        _MARK.reset(token)
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -703,6 +729,9 @@ class BigCommerceClient:
             written = self._report_written(request)
             request.extensions[_SENDING] = True
             request.extensions[_ANSWER] = None
+            mark = _MARK.get()
+            if mark is not None:
+                mark.sent = True
             try:
                 response = await self._http.send(request)
                 request.extensions[_ANSWER] = response.status_code
@@ -921,12 +950,14 @@ class BigCommerceClient:
                 f"(403 on {what}){plan}",
                 **common,
             )
-        if status == 404:
+        # Some stores answer an unknown segment 422 (api-facts): one that says so is a 404.
+        unknown = status == 422 and segment_id is not None and "not found" in title.lower()
+        if status == 404 or unknown:
             if segment_id is not None:
                 thing = f"segment {segment_id} does not exist in store {self.settings.store_hash}"
             else:
                 thing = f"store {self.settings.store_hash} was not found: check the store hash"
-            raise NotFoundError(f"{thing} (404 on {what})", **common)
+            raise NotFoundError(f"{thing} ({status} on {what})", **common)
         if status == 409:
             raise ConflictError(
                 f"{what} was refused with a conflict (409){said}; {_count(items)} in conflict",
@@ -1023,7 +1054,7 @@ def _worth_retrying(exc: BaseException) -> bool:
 
 def _hopeless(exc: BaseException) -> bool:
     """A failure no retry within a run can heal: a host name that does not resolve, a TLS
-    handshake refused (a bad certificate, a server that speaks no TLS)."""
+    handshake that cannot succeed (a certificate refused, a server that speaks no TLS)."""
     return _kind(exc) in ("dns", "tls")
 
 
@@ -1035,9 +1066,11 @@ def _kind(exc: BaseException) -> str:
                 # EAI_AGAIN is the resolver failing for now, not the name being unknown.
                 return "other" if cause.errno == socket.EAI_AGAIN else "dns"
             if isinstance(cause, ssl.SSLError):
-                # The server hanging up mid-handshake may be a restart; the rest is not.
-                eof = isinstance(cause, ssl.SSLEOFError | ssl.SSLZeroReturnError)
-                return "other" if eof else "tls"
+                # Only a certificate refused or a server that speaks no TLS is for good;
+                # an alert (internal_error from a loaded terminator) or a hang-up
+                # mid-handshake may pass, as other connection failures may.
+                cert = isinstance(cause, ssl.SSLCertVerificationError)
+                return "tls" if cert or _words(cause) in _PLAIN_HTTP else "other"
     if isinstance(exc, httpx.TimeoutException):
         return "timeout"
     if isinstance(exc, httpx.DecodingError):

@@ -5,6 +5,7 @@ error that echoes a request's headers."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -142,12 +143,38 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         info = _stat(path)
         if info is not None and _in_place(path, info):
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(data)
+            _write_in_place(path, info, data)
         else:
             _replace(Path(os.path.realpath(path)), data, info)
     except OSError as exc:
         raise ReconcilerError(f"could not write {path}: {exc.strerror or exc}") from None
+
+
+def _write_in_place(path: Path, info: os.stat_result, data: str) -> None:
+    """Our own stdout or stderr (/dev/stdout redirected to a log) is written through the
+    stream, after what is already there: a new open would truncate the log and write from
+    its start, over what the stream writes. A pipe is opened without waiting for a
+    reader: with none, apply would hang after its writes instead of saying so."""
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        with suppress(OSError):
+            if stream is not None and os.path.samestat(info, os.fstat(fd)):
+                stream.flush()
+                stream.write(data)
+                stream.flush()
+                return
+    if stat.S_ISFIFO(info.st_mode):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                raise OSError(exc.errno, "no process is reading the pipe") from None
+            raise
+        os.set_blocking(fd, True)
+        with open(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(data)
 
 
 def _stat(path: str | Path) -> os.stat_result | None:

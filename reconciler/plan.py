@@ -100,6 +100,8 @@ class SegmentPlan:
     description: str | None = None  # a created segment's description
     changes: tuple[AttributeChange, ...] = ()
     add_customers: tuple[int, ...] = ()
+    # Declared by id: the id is its identity, a rename in the store does not move it.
+    pinned: bool = False
 
     def __repr__(self) -> str:
         # Counts, not ids: see Plan.__repr__.
@@ -444,6 +446,7 @@ def compute_plan(
                 live_members=ordered if member_changes else (),
                 changes=changes,
                 add_customers=new_customers,
+                pinned=d.id is not None,
             )
         )
     shown = {p for s in plans for p in (*s.add, *s.remove)}

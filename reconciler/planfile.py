@@ -76,6 +76,7 @@ def to_document(plan: Plan) -> dict[str, Any]:
                 "description": s.description,
                 "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in s.changes],
                 "add_customers": list(s.add_customers),
+                "pinned": s.pinned,
             }
             for s in plan.segments
         ],
@@ -111,6 +112,8 @@ def from_document(doc: Any, source: str = "plan") -> Plan:
             description=s.get("description"),
             changes=tuple(AttributeChange(**c) for c in s.get("changes", [])),
             add_customers=tuple(s.get("add_customers", [])),
+            # A plan from before the field: no rename check, as then.
+            pinned=s.get("pinned", True),
         )
         for s in doc["segments"]
     )

@@ -106,9 +106,10 @@ async def check_fresh(client: BigCommerceClient, plan: Plan) -> None:
                 if getattr(current, change.field, None) != change.old:
                     stale.append(f'segment "{seg.name}": its {change.field} changed')
             renamed = seg.change("name")
-            if current is not None and renamed is None and current.name != seg.name:
+            if not seg.pinned and current is not None and current.name != seg.name:
                 # A segment declared by name is that name: under another, it is no longer
                 # the one the config declares (the next plan would create a new one).
+                # Declared by id, the id is its identity: a rename does not move it.
                 stale.append(f'segment "{seg.name}": renamed to "{current.name}"')
             if (
                 renamed is not None
@@ -164,6 +165,13 @@ def run_with_client(
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def _second_stops(signum: int, frame: object) -> None:
+    """After the run: the first signal is let pass (the summary and the report are being
+    written), the next one stops at once."""
+    for sig in SIGNALS:
+        signal.signal(sig, signal.default_int_handler)
+
+
 class Interrupts:
     """Ctrl-C and SIGTERM during an apply. While it only reads (the plan, a saved plan's
     freshness), the first stops it at once: nothing was changed. Once it writes, the
@@ -207,15 +215,18 @@ class Interrupts:
         finally:
             self._remove()
             # What follows writes the summary and the report: a late signal must not
-            # lose the record of what was done. The CLI restores its handlers at its end.
+            # lose the record of what was done, but a second one still stops a write
+            # that hangs. The CLI restores its handlers at its end.
             for sig in SIGNALS:
-                signal.signal(sig, signal.SIG_IGN)
+                signal.signal(sig, _second_stops)
 
     @contextmanager
     def waiting_for_input(self) -> Iterator[None]:
-        """Python's own Ctrl-C (KeyboardInterrupt) inside: a blocking prompt holds the
-        loop, so the loop's handler would only run once the prompt returns."""
+        """Python's own Ctrl-C (KeyboardInterrupt) inside, for SIGTERM too: a blocking
+        prompt holds the loop, so the loop's handler would only run once the prompt
+        returns (and without one, SIGTERM would end the run silently with 143)."""
         self._remove()
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             yield
         finally:

@@ -56,9 +56,16 @@ def _walk(top: str) -> tuple[list[str], list[Problem]]:
         files += (str(Path(folder, n)) for n in names if Path(n).suffix in CONFIG_SUFFIXES)
     # A pipe is read when named on purpose; found in a directory, reading it could wait
     # forever for a writer.
-    pipes = sorted(f for f in files if stat.S_ISFIFO(os.stat(f).st_mode))
+    pipes = sorted(f for f in files if _is_pipe(f))
     problems = [Problem(f"{f}: is a pipe (FIFO), not a config file") for f in pipes]
     return sorted(set(files) - set(pipes)), [_unreadable(exc) for exc in errors] + problems
+
+
+def _is_pipe(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:  # a link to nothing, a link loop: validate_config says so, by name
+        return False
 
 
 def _unreadable(exc: OSError) -> Problem:

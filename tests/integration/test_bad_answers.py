@@ -10,6 +10,7 @@ import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -138,3 +139,22 @@ def test_a_refused_connection_names_the_host_and_the_cause(sandbox: Store) -> No
     assert f"the connection to {url} kept failing (ConnectError: Connection refused)" in clean(
         result
     )
+
+
+@pytest.mark.parametrize("status", [404, 422])  # the API may answer either (api-facts)
+def test_a_segment_deleted_mid_apply_is_said_not_to_exist(sandbox: Store, status: int) -> None:
+    sandbox.server.config.unknown_segment_status = status
+    members = sandbox.profiles(6)
+    vip = sandbox.segment("VIP", members[:3])
+    sandbox.config({"VIP": members[1:]}, extra="safety:\n  max_removal_percent: 100")
+
+    def deleted(method: str, path: str) -> None:
+        if method == "POST" and vip in sandbox.store.segments:
+            sandbox.store.delete_segments([vip])
+
+    sandbox.server.app.before_handler = deleted
+    result = sandbox.run("apply", "--auto-approve")
+    assert result.code == 1, result.out + result.err
+    said = f"segment {vip} does not exist in store itest ({status} on POST"
+    assert said in result.out
+    assert "conflicts" not in result.err  # not taken for a partial add to re-read

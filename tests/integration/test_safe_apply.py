@@ -143,17 +143,32 @@ def test_a_saved_plan_whose_new_name_was_taken_since_is_stale_before_any_write(
     assert sandbox.members(sid) == set(members)
 
 
-@pytest.mark.parametrize("pinned", [False, True])
-def test_a_saved_plan_for_a_segment_renamed_since_is_stale(sandbox: Store, pinned: bool) -> None:
+def test_a_saved_plan_for_a_segment_declared_by_name_and_renamed_since_is_stale(
+    sandbox: Store,
+) -> None:
     # Declared by name, a renamed segment is no longer the config's: applying to it would
     # change a segment the config does not declare, and the next plan would create another.
-    # Pinned by id, the next plan would rename it back: stale either way.
-    sid, members, desired = vip(sandbox, live=6, keep=5, new=2)
-    if pinned:
-        sandbox.config({"VIP": desired}, VIP=f"id: {sid}")
+    sid, members, _ = vip(sandbox, live=6, keep=5, new=2)
     err = refused_after(sandbox, lambda: sandbox.store.segments[sid].update(name="VIP (archived)"))
     assert 'segment "VIP": renamed to "VIP (archived)"' in err
     assert sandbox.members(sid) == set(members)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_a_saved_plan_for_a_pinned_segment_renamed_since_still_applies(
+    sandbox: Store, named: bool
+) -> None:
+    # Pinned by id, the id is its identity: the members go where the plan said.
+    sid, _, desired = vip(sandbox, live=6, keep=5, new=2)
+    sandbox.config({"VIP": desired}, VIP=f"id: {sid}")
+    if not named:
+        path = sandbox.workdir / "segments.yaml"
+        path.write_text(path.read_text().replace("  - name: VIP\n    id:", "  - id:"))
+    assert sandbox.run("plan", "--out", "plan.json").code == 0
+    sandbox.store.segments[sid].update(name="VIP (archived)")
+    applied = sandbox.run("apply", "plan.json")
+    assert applied.code == 0, applied.out + applied.err
+    assert sandbox.members(sid) == set(desired)
 
 
 def test_a_saved_plan_for_a_segment_deleted_since_says_so(sandbox: Store) -> None:
@@ -519,7 +534,10 @@ def test_interrupt_while_apply_still_reads_stops_at_once_with_nothing_changed(
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
-def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_at_the_confirmation_prompt_aborts_at_once(
+    sandbox: Store, sig: signal.Signals
+) -> None:
     """The prompt blocks the event loop, whose Ctrl-C handler would only run after the
     answer: an interrupt there would be ignored, and a 'yes' typed afterwards applied."""
     sid, members, _ = vip(sandbox, live=3, keep=3, new=2)
@@ -528,7 +546,7 @@ def test_interrupt_at_the_confirmation_prompt_aborts_at_once(sandbox: Store) -> 
     # line is read (CPython checks signals when the read is interrupted). A person cannot
     # be that quick; give the read a moment to start.
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     proc.wait(timeout=10)  # without typing anything
     output += rest_of(primary)
     assert proc.returncode == 130, output.decode()

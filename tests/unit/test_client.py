@@ -447,25 +447,36 @@ def test_a_refusal_at_limit_50_is_raised() -> None:
     run(scenario())
 
 
-def test_a_422_that_is_not_about_the_limit_keeps_the_page_size() -> None:
+@pytest.mark.parametrize(
+    ("title", "error", "limits"),
+    [
+        # Says the segment is unknown: a 404 by another status, no page size tried.
+        ("Segment not found", NotFoundError, ["250", "250"]),
+        # Says nothing of the limit either: 50 is tried, refused too, and not kept.
+        ("Invalid segment", UnprocessableError, ["250", "50", "250"]),
+    ],
+)
+def test_a_422_that_is_not_about_the_limit_keeps_the_page_size(
+    title: str, error: type[Exception], limits: list[str]
+) -> None:
     # An unknown segment may answer 422 (api-facts): that must not halve every later read.
-    limits: list[str] = []
+    seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
-        limits.append(request.url.params["limit"])
+        seen.append(request.url.params["limit"])
         if "shopper-profiles" in request.url.path:
-            return httpx.Response(422, json={"status": 422, "title": "Segment not found"})
+            return httpx.Response(422, json={"status": 422, "title": title})
         return page([{"id": "x"}])
 
     async def scenario() -> BigCommerceClient:
         client, _ = make_client(handler)
-        with pytest.raises(UnprocessableError, match=r"\(422\): Segment not found"):
+        with pytest.raises(error, match=r"\(422 on GET|\(422\): Invalid segment"):
             await client.list_segment_members(SEG)
         assert await client.list_segments() == [{"id": "x"}]
         return client
 
     client = run(scenario())
-    assert limits == ["250", "50", "250"]
+    assert seen == limits
     assert client.page_size == 250
 
 

@@ -349,14 +349,21 @@ def test_a_failed_tls_handshake_fails_at_once_naming_the_host(failure: Any, said
     assert len(seen) == 1
 
 
-def test_a_server_hanging_up_mid_handshake_is_retried() -> None:
+def hang_up() -> Exception:
+    cause = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
+    return chained(httpx.ConnectError(""), cause)
+
+
+def alert() -> Exception:
+    # A TLS terminator under load answering the handshake with alert 80 (internal_error).
+    cause = ssl.SSLError(1, "[SSL: TLSV1_ALERT_INTERNAL_ERROR] tlsv1 alert internal error")
+    return chained(httpx.ConnectError(str(cause)), cause)
+
+
+@pytest.mark.parametrize("failure", [hang_up, alert])
+def test_a_handshake_failure_that_may_pass_is_retried(failure: Any) -> None:
     seen: list[httpx.Request] = []
-
-    def eof() -> Exception:
-        cause = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:1006)")
-        return chained(httpx.ConnectError(""), cause)
-
-    client, _ = make_client(failing(eof, seen, then=page([])))
+    client, _ = make_client(failing(failure, seen, then=page([])))
     assert run(client.list_segments()) == []
     assert len(seen) == 2
 

@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -150,6 +152,47 @@ def test_a_fifo_is_written_into_not_replaced(tmp_path: Path) -> None:
         assert os.read(reader, 1000) == b"through the pipe\n"
     finally:
         os.close(reader)
+
+
+def test_a_pipe_nobody_reads_is_an_error_at_once_not_a_hang(tmp_path: Path) -> None:
+    # Opening a pipe to write waits for a reader: after an apply's writes, for ever.
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    failed: list[ReconcilerError] = []
+
+    def write() -> None:
+        try:
+            write_atomic(fifo, "{}")
+        except ReconcilerError as exc:
+            failed.append(exc)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(timeout=10)
+    if writer.is_alive():  # it waits for a reader: give it one, so the thread ends
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+        pytest.fail("writing to a pipe nobody reads waited for a reader")
+    assert [e.message for e in failed] == [
+        f"could not write {fifo}: no process is reading the pipe"
+    ]
+
+
+def test_our_own_redirected_stdout_is_appended_to_not_truncated(tmp_path: Path) -> None:
+    # `plan --out /dev/stdout >> log`: the JSON follows what stdout wrote, the log's
+    # earlier lines stay.
+    log = tmp_path / "log.txt"
+    log.write_text("earlier\n")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from reconciler.output import write_atomic\n"
+        "print('text', flush=True)\n"
+        "write_atomic(Path('/dev/stdout'), 'json\\n')\n"
+        "print('after')\n"
+    )
+    with log.open("a") as out:
+        subprocess.run([sys.executable, "-c", code], stdout=out, check=True)
+    assert log.read_text() == "earlier\ntext\njson\nafter\n"
 
 
 def test_a_device_node_is_written_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -91,3 +91,23 @@ def test_the_installed_command_and_python_m_share_the_entry_point() -> None:
         [sys.executable, "-m", "reconciler", "--version"], capture_output=True, text=True
     )
     assert version.returncode == 0 and version.stdout.startswith("reconciler, version ")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_after_an_apply_a_late_signal_passes_and_a_second_one_stops(sig: signal.Signals) -> None:
+    # The summary and the report are written after the run: one late signal must not
+    # lose them, but a second must still stop a write that hangs.
+    code = (
+        "import asyncio, os\n"
+        "from reconciler.runner import Interrupts\n"
+        "async def body(interrupts):\n"
+        "    return 0\n"
+        "asyncio.run(Interrupts(lambda: None).handling(body))\n"
+        f"os.kill(os.getpid(), {int(sig)})\n"
+        "print('first let pass', flush=True)\n"
+        f"os.kill(os.getpid(), {int(sig)})\n"
+        "print('not reached', flush=True)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout == "first let pass\n"
+    assert "KeyboardInterrupt" in result.stderr

@@ -142,3 +142,17 @@ def test_a_fifo_in_a_config_directory_is_refused_not_skipped(
     assert errors(validate_sources(["d4"])) == [
         "d4/team1/c.yaml: is a pipe (FIFO), not a config file"
     ]
+
+
+def test_a_link_to_nothing_or_a_loop_in_a_directory_is_named_not_an_internal_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cfg" / "team").mkdir(parents=True)
+    (tmp_path / "cfg" / "a.yaml").write_text("version: 1\nsegments: []\n")
+    (tmp_path / "cfg" / "team" / "dangling.yaml").symlink_to("nothere.yaml")
+    (tmp_path / "cfg" / "team" / "self.yaml").symlink_to("self.yaml")
+    assert errors(validate_sources(["cfg"])) == [
+        "cfg/team/dangling.yaml: no such file",
+        "cfg/team/self.yaml: cannot read the file (Too many levels of symbolic links)",
+    ]
