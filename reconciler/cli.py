@@ -29,6 +29,7 @@ from reconciler.output import redact, redacted_output, writable, write_atomic
 from reconciler.plan import Plan
 from reconciler.render.apply_report import apply_report_document, render_apply_summary
 from reconciler.render.json import render_json
+from reconciler.render.masking import masked
 from reconciler.render.text import render_text
 from reconciler.render.visible import visible
 from reconciler.settings import access_token, client_settings, resolve_store_hash
@@ -207,7 +208,8 @@ def _markdown(plan: Plan, show_emails: bool) -> str:
 
 def _emit_plan(plan: Plan, fmt: str, no_color: bool, show_emails: bool) -> None:
     if fmt == "json":
-        click.echo(render_json(plan), nl=False)
+        shown = masked(plan) if _in_ci() and not show_emails else plan  # --out keeps them
+        click.echo(render_json(shown), nl=False)
     elif fmt == "markdown":
         click.echo(_markdown(plan, show_emails), nl=False)
     else:
@@ -241,7 +243,7 @@ emails_option = click.option(
     "--show-emails",
     is_flag=True,
     help="Show emails in full where they are masked (j***@example.com): in markdown, and "
-    "in any output in CI (CI or GITHUB_ACTIONS set).",
+    "in the plan in any format in CI (CI or GITHUB_ACTIONS set).",
 )
 
 
@@ -686,6 +688,8 @@ def export(
     from reconciler.runner import run_with_client
 
     writable(out_file)
+    if out_file is None and sys.stdout is None:
+        raise ReconcilerError("standard output is closed: give a file with -o FILE")
     settings = _settings(store_hash, None, rate_reserve, reads_config=False)
     text, summary = run_with_client(
         settings, lambda client: export_config(client, segment_names, member_form)
@@ -747,7 +751,10 @@ def _tolerant_streams() -> None:
 
 
 def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    # SIGTERM taken for SIGINT: inside asyncio.run the runner's own SIGINT handler then
+    # cancels the main task cleanly. A KeyboardInterrupt raised here instead could land
+    # inside any task's code (httpx's, anyio's) and leave it unable to finish cancelling.
+    signal.raise_signal(signal.SIGINT)
 
 
 @contextmanager

@@ -165,6 +165,14 @@ def test_in_ci_the_text_plan_masks_emails_unless_asked(sandbox: Store, ci: dict[
     assert "@example.com" not in logged.out.replace("c***@example.com", "")
     shown = sandbox.run("plan", "--show-emails", env=env)
     assert shown.out == terminal.out
+    as_json = sandbox.run("plan", "--format", "json", "--out", "plan.json", env=env)
+    assert json.loads(as_json.out)["emails"] == {members[1]: "c***@example.com"} | {
+        members[2]: "c***@example.com"
+    }
+    saved = json.loads((sandbox.workdir / "plan.json").read_text())  # the artifact: in full
+    assert saved["emails"][members[1]] == "c2@example.com"
+    full = sandbox.run("plan", "--format", "json", "--show-emails", env=env)
+    assert json.loads(full.out)["emails"][members[1]] == "c2@example.com"
     applied = sandbox.run("apply", "--auto-approve", env=env)
     assert applied.code == 0 and "(customer 2, c***@example.com)" in applied.out
     assert "@example.com" not in applied.out.replace("c***@example.com", "")
@@ -214,3 +222,18 @@ def test_a_plan_with_stdout_closed_ends_without_an_internal_error(sandbox: Store
         timeout=60,
     )
     assert proc.stderr == "exit 2\n"
+
+
+def test_export_with_stdout_closed_says_so_instead_of_exporting_nowhere(sandbox: Store) -> None:
+    sandbox.segment("VIP", sandbox.profiles(2))
+    command = f'"{sys.executable}" -m reconciler export >&-; echo "exit $?" >&2'
+    proc = subprocess.run(
+        ["bash", "-c", command],
+        cwd=sandbox.workdir,
+        env=sandbox.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.stderr == ("Error: standard output is closed: give a file with -o FILE\nexit 1\n")
+    assert sandbox.log() == []
