@@ -951,7 +951,12 @@ class BigCommerceClient:
                 **common,
             )
         # Some stores answer an unknown segment 422 (api-facts): one that says so is a 404.
-        unknown = status == 422 and segment_id is not None and "not found" in title.lower()
+        unknown = (
+            status == 422
+            and segment_id is not None
+            and not items  # a partial answer naming refused items is about those
+            and _SEGMENT_NOT_FOUND(title) is not None
+        )
         if status == 404 or unknown:
             if segment_id is not None:
                 thing = f"segment {segment_id} does not exist in store {self.settings.store_hash}"
@@ -1035,6 +1040,7 @@ _FAILURES = {
     "decoding": ("the answer from", "could not be decoded", "kept failing to decode"),
     "other": ("the connection to", "failed", "kept failing"),
 }
+_SEGMENT_NOT_FOUND = re.compile(r"\bsegment\b.*\bnot found\b", re.IGNORECASE).search
 _PLAIN_HTTP = frozenset({"wrong version number", "record layer failure", "packet length too long"})
 _SSL_NOISE = re.compile(r"^\[[A-Z]+: [A-Z0-9_]+\] | \(_ssl\.c:\d+\)$")
 

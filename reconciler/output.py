@@ -156,12 +156,12 @@ def _write_in_place(path: Path, info: os.stat_result, data: str) -> None:
     its start, over what the stream writes. A pipe is opened without waiting for a
     reader: with none, apply would hang after its writes instead of saying so."""
     for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
-        with suppress(OSError):
-            if stream is not None and os.path.samestat(info, os.fstat(fd)):
-                stream.flush()
-                stream.write(data)
-                stream.flush()
-                return
+        if stream is not None and _is_open_as(fd, info):
+            # A failure here (a full disk) is the error: no second try that truncates.
+            stream.flush()
+            stream.write(data)
+            stream.flush()
+            return
     if stat.S_ISFIFO(info.st_mode):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
@@ -175,6 +175,13 @@ def _write_in_place(path: Path, info: os.stat_result, data: str) -> None:
         return
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(data)
+
+
+def _is_open_as(fd: int, info: os.stat_result) -> bool:
+    try:
+        return os.path.samestat(info, os.fstat(fd))
+    except OSError:  # the descriptor is closed
+        return False
 
 
 def _stat(path: str | Path) -> os.stat_result | None:

@@ -454,6 +454,8 @@ def test_a_refusal_at_limit_50_is_raised() -> None:
         ("Segment not found", NotFoundError, ["250", "250"]),
         # Says nothing of the limit either: 50 is tried, refused too, and not kept.
         ("Invalid segment", UnprocessableError, ["250", "50", "250"]),
+        # Not found, but not the segment: refused as invalid, not a 404.
+        ("Shopper profiles not found", UnprocessableError, ["250", "50", "250"]),
     ],
 )
 def test_a_422_that_is_not_about_the_limit_keeps_the_page_size(
@@ -470,7 +472,7 @@ def test_a_422_that_is_not_about_the_limit_keeps_the_page_size(
 
     async def scenario() -> BigCommerceClient:
         client, _ = make_client(handler)
-        with pytest.raises(error, match=r"\(422 on GET|\(422\): Invalid segment"):
+        with pytest.raises(error, match=r"\(422 on GET|\(422\): "):
             await client.list_segment_members(SEG)
         assert await client.list_segments() == [{"id": "x"}]
         return client
@@ -1242,3 +1244,23 @@ def test_the_token_never_reaches_any_log_over_a_real_connection(
     assert TOKEN.encode() in received[0]  # it was sent...
     assert any(r.name.startswith("httpcore") for r in caplog.records)  # ...logging was on...
     assert TOKEN not in caplog.text  # ...and never logged
+
+
+def test_a_partial_422_naming_profiles_not_found_stays_about_those_profiles() -> None:
+    # Only a 422 about the segment itself is taken for an unknown segment.
+    pid = "00000000-0000-4000-8000-000000000002"
+    body = {
+        "title": "Some shopper profiles were not found",
+        "errors": {"1": "Shopper profile not found"},
+        "data": [{"id": "00000000-0000-4000-8000-000000000001"}],
+        "meta": {"total": 2, "success": 1, "failed": 1},
+    }
+
+    async def scenario() -> None:
+        client, _ = make_client(lambda r: httpx.Response(422, json=body))
+        ids = ["00000000-0000-4000-8000-000000000001", pid]
+        with pytest.raises(UnprocessableError) as err:
+            await client.add_members(SEG, ids)
+        assert err.value.item_errors == {pid: "Shopper profile not found"}
+
+    run(scenario())

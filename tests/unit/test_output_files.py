@@ -187,12 +187,35 @@ def test_our_own_redirected_stdout_is_appended_to_not_truncated(tmp_path: Path) 
         "from pathlib import Path\n"
         "from reconciler.output import write_atomic\n"
         "print('text', flush=True)\n"
-        "write_atomic(Path('/dev/stdout'), 'json\\n')\n"
+        "write_atomic(Path('/proc/self/fd/1'), 'json\\n')\n"
         "print('after')\n"
     )
     with log.open("a") as out:
         subprocess.run([sys.executable, "-c", code], stdout=out, check=True)
     assert log.read_text() == "earlier\ntext\njson\nafter\n"
+
+
+def test_a_failed_write_to_our_own_stdout_is_an_error_and_truncates_nothing(
+    tmp_path: Path,
+) -> None:
+    # The log may not grow (a full disk; here a file-size limit): said, and the log's
+    # earlier lines stay (a second try by opening the path would truncate them).
+    log = tmp_path / "log.txt"
+    log.write_text("earlier line\n" * 512)  # 6,144 bytes: the limit below
+    code = (
+        "from pathlib import Path\n"
+        "from reconciler.errors import ReconcilerError\n"
+        "from reconciler.output import write_atomic\n"
+        "try:\n"
+        "    write_atomic(Path('/proc/self/fd/1'), 'x' * 100_000)\n"
+        "except ReconcilerError as exc:\n"
+        "    raise SystemExit(exc.message)\n"
+    )
+    command = f'ulimit -f 6; "{sys.executable}" -c "{code}" >> "{log}"'
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("could not write /proc/self/fd/1: File too large")
+    assert log.read_text().startswith("earlier line\n" * 512)
 
 
 def test_a_device_node_is_written_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
