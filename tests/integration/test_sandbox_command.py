@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,27 +71,25 @@ def test_seeded_sandbox_state_survives_restarts(tmp_path: Path) -> None:
         assert again.stdout.splitlines()[-1] == "No changes."
 
 
-def test_sandbox_refuses_a_non_loopback_address(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--host", "0.0.0.0"), "only listens on loopback"),
+        (("--window-ms", "0"), "Error: the window must be 1 ms or more\n"),
+    ],
+)
+def test_sandbox_refuses_what_it_cannot_do_in_one_sentence(
+    tmp_path: Path, args: tuple[str, ...], said: str
+) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "sandbox", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", *args],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
-    assert "only listens on loopback" in result.stderr
-
-
-def test_sandbox_refuses_impossible_rate_settings_in_one_sentence(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--window-ms", "0"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert (result.returncode, result.stderr) == (1, "Error: the window must be 1 ms or more\n")
+    assert said in result.stderr and "Traceback" not in result.stderr
 
 
 def test_the_sandbox_can_answer_422_for_an_unknown_segment(tmp_path: Path) -> None:
