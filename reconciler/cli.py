@@ -207,14 +207,14 @@ def _markdown(plan: Plan, show_emails: bool) -> str:
 
 
 def _emit_plan(plan: Plan, fmt: str, no_color: bool, show_emails: bool) -> None:
+    # In CI the printed plan masks emails, as the PR comment does; --out keeps them.
+    shown = masked(plan) if _in_ci() and not show_emails else plan
     if fmt == "json":
-        shown = masked(plan) if _in_ci() and not show_emails else plan  # --out keeps them
         click.echo(render_json(shown), nl=False)
     elif fmt == "markdown":
-        click.echo(_markdown(plan, show_emails), nl=False)
+        click.echo(_markdown(plan, show_emails), nl=False)  # masks unless show_emails
     else:
-        mask = _in_ci() and not show_emails
-        click.echo(render_text(plan, color=_use_color(no_color), mask_emails=mask), nl=False)
+        click.echo(render_text(shown, color=_use_color(no_color)), nl=False)
 
 
 def _step_summary(plan: Plan, show_emails: bool) -> None:

@@ -5,8 +5,8 @@ profiles to create, a warning box when apply would refuse, and one closing summa
 The summary line is `Plan: X to add, Y to remove.`, or `No changes.`; clauses for
 segments to create, segments to update and shopper profiles to create are appended, in
 that order, only when not zero: `Plan: 3 to add, 0 to remove, 1 segment to create.`
-Emails are shown as they are: the reviewer at the terminal needs them. With `mask_emails`
-(the CLI sets it in CI, whose logs others read) they are masked as in PR comments."""
+Emails are shown as the plan holds them: the reviewer at the terminal needs them (in CI,
+whose logs others read, the CLI renders render.masking.masked(plan) instead)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import json
 from collections.abc import Sequence
 
 from reconciler.plan import Plan, SegmentPlan
-from reconciler.render.masking import mask_email, mask_emails_in
 from reconciler.render.visible import visible
 
 GREEN, RED, YELLOW, BOLD, RESET = "\033[32m", "\033[31m", "\033[33m", "\033[1m", "\033[0m"
@@ -47,15 +46,9 @@ def _quote(text: str) -> str:
     return visible(json.dumps(text, ensure_ascii=False))
 
 
-def _email(email: str | None, mask: bool) -> str:
-    if not email:
-        return ""
-    return visible(mask_email(email) if mask else email)
-
-
-def _who(customer: int | None, email: str | None, mask: bool) -> str:
+def _who(customer: int | None, email: str | None) -> str:
     """What is known about a profile's customer: `customer 42, jane@example.com`."""
-    parts = [f"customer {customer}" if customer is not None else "", _email(email, mask)]
+    parts = [f"customer {customer}" if customer is not None else "", visible(email or "")]
     return ", ".join(p for p in parts if p)
 
 
@@ -66,19 +59,18 @@ def _member_lines(
     color: bool,
     max_lines: int,
     verb: str,
-    mask: bool,
     new_customers: Sequence[int] = (),
 ) -> list[str]:
     code = GREEN if sign == "+" else RED
     new_emails = {p.customer_id: p.email for p in plan.create_profiles}
     lines = []
     for pid in ids[:max_lines]:
-        who = _who(plan.customer_ids.get(pid), plan.emails.get(pid), mask)
+        who = _who(plan.customer_ids.get(pid), plan.emails.get(pid))
         note = f"  ({who})" if who else ""
         lines.append("      " + _paint(f"{sign} {visible(pid)}", code, color) + note)
     room = max(0, max_lines - len(ids))
     for cid in new_customers[:room]:
-        who = _who(cid, new_emails.get(cid), mask)
+        who = _who(cid, new_emails.get(cid))
         lines.append("      " + _paint(f"{sign} new shopper profile", code, color) + f"  ({who})")
     total = len(ids) + len(new_customers)
     if total > max_lines:
@@ -97,9 +89,7 @@ def _attribute_lines(seg: SegmentPlan, color: bool) -> list[str]:
     ]
 
 
-def _segment_block(
-    seg: SegmentPlan, plan: Plan, color: bool, max_lines: int, mask: bool
-) -> list[str]:
+def _segment_block(seg: SegmentPlan, plan: Plan, color: bool, max_lines: int) -> list[str]:
     after = seg.live_count + seg.add_total - len(seg.remove)
     counts = ", ".join(
         part
@@ -123,19 +113,19 @@ def _segment_block(
         f"  {sign} segment {name} {{",
     ]
     lines += _attribute_lines(seg, color)
-    lines += _member_lines("+", seg.add, plan, color, max_lines, "add", mask, seg.add_customers)
-    lines += _member_lines("-", seg.remove, plan, color, max_lines, "remove", mask)
+    lines += _member_lines("+", seg.add, plan, color, max_lines, "add", seg.add_customers)
+    lines += _member_lines("-", seg.remove, plan, color, max_lines, "remove")
     lines.append("    }")
     return lines
 
 
-def _profile_lines(plan: Plan, color: bool, max_lines: int, mask: bool) -> list[str]:
+def _profile_lines(plan: Plan, color: bool, max_lines: int) -> list[str]:
     new = plan.create_profiles
     if not new:
         return []
     lines = [f"  # {_plural(len(new), 'shopper profile')} to create, then add to segments"]
     for p in new[:max_lines]:
-        email = f" ({_email(p.email, mask)})" if p.email else ""
+        email = f" ({visible(p.email)})" if p.email else ""
         lines.append(
             "  " + _paint(f"+ shopper profile for customer {p.customer_id}", GREEN, color) + email
         )
@@ -164,17 +154,10 @@ def guard_banner(plan: Plan, color: bool) -> list[str]:
     return lines
 
 
-def render_text(
-    plan: Plan,
-    *,
-    color: bool = False,
-    max_lines: int = DEFAULT_MAX_LINES,
-    mask_emails: bool = False,
-) -> str:
+def render_text(plan: Plan, *, color: bool = False, max_lines: int = DEFAULT_MAX_LINES) -> str:
     out: list[str] = []
     for warning in plan.warnings:
-        shown = mask_emails_in(warning) if mask_emails else warning
-        out.append(_paint("Warning: ", YELLOW, color) + visible(shown))
+        out.append(_paint("Warning: ", YELLOW, color) + visible(warning))
     if plan.warnings:
         out.append("")
     changed = plan.changed
@@ -184,9 +167,9 @@ def render_text(
             f'in store "{visible(plan.store_hash)}":'
         )
         out.append("")
-        out += _profile_lines(plan, color, max_lines, mask_emails)
+        out += _profile_lines(plan, color, max_lines)
         for seg in changed:
-            out += _segment_block(seg, plan, color, max_lines, mask_emails)
+            out += _segment_block(seg, plan, color, max_lines)
             out.append("")
         unchanged = len(plan.segments) - len(changed)
         if unchanged:

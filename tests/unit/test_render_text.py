@@ -6,6 +6,7 @@ import dataclasses
 
 from reconciler.model import DesiredSegment, DesiredState, LiveSegment, LiveState
 from reconciler.plan import Plan, compute_plan
+from reconciler.render.masking import masked as masked_plan
 from reconciler.render.text import render_text
 from tests.goldens import SEG_A, SEG_B, SEG_C, P, check
 
@@ -109,7 +110,7 @@ def test_plan_with_customers_creations_and_updates_text() -> None:
 def test_masked_emails_leave_nothing_of_an_address_but_its_first_letter_and_domain() -> None:
     plan = customers_plan()
     plan = dataclasses.replace(plan, warnings=("ann@example.com is listed twice",))
-    masked = render_text(plan, mask_emails=True)
+    masked = render_text(masked_plan(plan))
     assert "+ shopper profile for customer 42 (j***@example.com)" in masked
     assert f"- {P[2]}  (customer 7, g***@example.com)" in masked
     assert "Warning: a***@example.com is listed twice" in masked
